@@ -1,0 +1,354 @@
+import * as ChildProcess from "node:child_process"
+import { closeSync, constants, openSync } from "node:fs"
+import type { Readable, Writable } from "node:stream"
+import * as Command from "@tether/command/Command"
+import * as CommandError from "@tether/command/CommandError"
+import * as ExitStatus from "@tether/command/ExitStatus"
+import * as Process from "@tether/command/Process"
+import type * as Stdio from "@tether/command/Stdio"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Runtime from "effect/Runtime"
+import * as Sink from "effect/Sink"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { checkDirectory, resolveProgram } from "./resolve.js"
+import { OutputPipe, pump, TailPipe, end, write } from "./stdio.js"
+import { signalGroup, sweepGroup, track, untrack } from "./stop.js"
+
+type NodeStdio = "ignore" | "inherit" | "pipe" | number
+
+const text = (arg: Command.Arg): string => (Redacted.isRedacted(arg) ? Redacted.value(arg) : arg)
+
+/** The settings that only code between fork and exec can apply; without the exec helper they fail. */
+export const helperSettings = (command: Command.Command): ReadonlyArray<string> => {
+  const settings: Array<string> = []
+  if (command.daemonize) settings.push("daemonize")
+  if (command.pidFile !== undefined) settings.push("pidFile")
+  if (command.clearCaps) settings.push("clearCaps")
+  if (command.noNewPrivileges) settings.push("noNewPrivileges")
+  if (command.user !== undefined) settings.push("user")
+  if (command.group !== undefined) settings.push("group")
+  if (command.umask !== undefined) settings.push("umask")
+  if (command.limits.length > 0) settings.push("limit")
+  return settings
+}
+
+const spawnFailure = (
+  shown: string,
+  cwd: string,
+  file: string,
+  error: NodeJS.ErrnoException
+): CommandError.CommandError => {
+  switch (error.code) {
+    case "ENOENT":
+      return (
+        checkDirectory(shown, cwd) ?? new CommandError.CommandNotFound({ command: shown, program: file, searched: [] })
+      )
+    case "EACCES":
+    case "ENOEXEC":
+      return new CommandError.PermissionDenied({ command: shown, path: file })
+    default:
+      return new CommandError.SpawnError({ command: shown, code: error.code ?? "UNKNOWN", reason: error.message })
+  }
+}
+
+/** Opens the files a command's stdio settings name, in the parent, so that the child gets them as fds. */
+const openFiles = (shown: string, command: Command.Command) =>
+  Effect.try({
+    try: () => {
+      const opened = new Map<number, number>()
+      const open = (fd: number, stdio: Stdio.Stdio | undefined, input: boolean) => {
+        if (stdio?._tag !== "File") return
+        const flags = input
+          ? constants.O_RDONLY
+          : constants.O_WRONLY | constants.O_CREAT | (stdio.append ? constants.O_APPEND : constants.O_TRUNC)
+        // libuv opens every file with O_CLOEXEC: only the child's dup2 copies survive exec.
+        opened.set(fd, openSync(stdio.path, flags, 0o666))
+      }
+      try {
+        open(0, command.stdin, true)
+        open(1, command.stdout, false)
+        open(2, command.stderr, false)
+        for (const entry of command.fds) open(entry.fd, entry.stdio, true)
+      } catch (error) {
+        closeFiles(opened)
+        throw error
+      }
+      return opened
+    },
+    catch: (error) => {
+      const e = error as NodeJS.ErrnoException
+      return new CommandError.SpawnError({ command: shown, code: e.code ?? "UNKNOWN", reason: e.message })
+    }
+  })
+
+const closeFiles = (opened: Map<number, number>) => opened.forEach((fd) => closeSync(fd))
+
+const nodeStdio = (stdio: Stdio.Stdio | undefined, fd: number, files: Map<number, number>): NodeStdio => {
+  if (stdio === undefined) return fd === 2 ? "pipe" : "ignore"
+  switch (stdio._tag) {
+    case "Null":
+      return "ignore"
+    case "Inherit":
+      return "inherit"
+    case "Pipe":
+    case "Feed":
+    case "FromStream":
+      return "pipe"
+    case "File":
+      return files.get(fd)!
+    case "Fd":
+      return stdio.fd
+  }
+}
+
+/**
+ * The stdio array for `spawn`. Returns `merge: true` when stderr must share stdout's pipe: Node cannot
+ * hand one pipe to two child fds, so the child is then started through `sh`, which duplicates it.
+ */
+const stdioArray = (command: Command.Command, files: Map<number, number>) => {
+  const stdio: Array<NodeStdio | undefined> = [
+    nodeStdio(command.stdin, 0, files),
+    nodeStdio(command.stdout, 1, files),
+    nodeStdio(command.stderr, 2, files)
+  ]
+  let merge = false
+  if (command.mergeStderr) {
+    const out = stdio[1]!
+    if (out === "pipe") {
+      merge = true
+      stdio[2] = "ignore"
+    } else stdio[2] = out === "inherit" ? 1 : out
+  }
+  for (const entry of command.fds) stdio[entry.fd] = nodeStdio(entry.stdio, entry.fd, files)
+  for (const passed of command.passFds) stdio[passed.fd] = passed.fd
+  for (let i = 3; i < stdio.length; i++) stdio[i] ??= "ignore"
+  return { stdio: stdio as Array<NodeStdio>, merge }
+}
+
+/** `sh` runs the program with stderr duplicated onto stdout; `$0` is the program, never parsed. */
+const mergeScript = 'exec "$0" "$@" 2>&1'
+
+const statusOf = (code: number | null, signal: NodeJS.Signals | null): ExitStatus.ExitStatus =>
+  code !== null ? ExitStatus.Exited({ code }) : ExitStatus.Signaled({ signal: signal ?? "UNKNOWN", coreDumped: false })
+
+/** Starts one command under Node's `child_process`, in its own process group. */
+export const start = (
+  command: Command.Command
+): Effect.Effect<Process.Process, CommandError.CommandError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const shown = Command.toString(command)
+    const needsHelper = helperSettings(command)
+    if (needsHelper.length > 0) {
+      return yield* new CommandError.Unsupported({
+        command: shown,
+        setting: needsHelper.map((s) => `Command.${s}`).join(", "),
+        reason: "it needs the exec helper, which is not built or not supported on this platform"
+      })
+    }
+
+    // Resolve the environment, the working directory and the program before anything is opened.
+    const env = Command.environment(command, process.env)
+    const cwd = command.cwd ?? process.cwd()
+    if (command.cwd !== undefined) {
+      const bad = checkDirectory(shown, command.cwd)
+      if (bad) return yield* bad
+    }
+    const argv = Command.argv(command).map(text)
+    const file = resolveProgram(shown, argv[0]!, cwd, env.PATH)
+    if (typeof file !== "string") return yield* file
+
+    // Spawn, with the files its stdio names open only until the child holds its own copies.
+    const runtime = yield* Effect.runtime<never>()
+    const child = yield* Effect.acquireUseRelease(
+      openFiles(shown, command),
+      (files) => spawnChild(command, shown, { env, cwd, file, argv, files }),
+      (files) => Effect.sync(() => closeFiles(files))
+    )
+    return yield* manage(command, shown, child, runtime)
+  })
+
+interface SpawnInput {
+  readonly env: Record<string, string>
+  readonly cwd: string
+  readonly file: string
+  readonly argv: ReadonlyArray<string>
+  readonly files: Map<number, number>
+}
+
+const spawnChild = (command: Command.Command, shown: string, input: SpawnInput) =>
+  Effect.async<ChildProcess.ChildProcess, CommandError.CommandError>((resume) => {
+    const { merge, stdio } = stdioArray(command, input.files)
+    const [file, args, argv0] = merge
+      ? ["/bin/sh", ["-c", mergeScript, input.file, ...input.argv.slice(1)], "sh"]
+      : [input.file, input.argv.slice(1), input.argv[0]!]
+    let child: ChildProcess.ChildProcess
+    try {
+      // detached: the child calls setsid(), so it leads a process group Tether can signal as a whole.
+      child = ChildProcess.spawn(file, args, { argv0, cwd: input.cwd, env: input.env, stdio, detached: true })
+    } catch (error) {
+      return resume(Effect.fail(spawnFailure(shown, input.cwd, input.file, error as NodeJS.ErrnoException)))
+    }
+    const onSpawn = () => {
+      child.off("error", onError)
+      resume(Effect.succeed(child))
+    }
+    const onError = (error: NodeJS.ErrnoException) => {
+      child.off("spawn", onSpawn)
+      for (const s of child.stdio) (s as Readable | Writable | null)?.destroy()
+      resume(Effect.fail(spawnFailure(shown, input.cwd, input.file, error)))
+    }
+    child.once("spawn", onSpawn)
+    child.once("error", onError)
+  })
+
+/**
+ * Wraps a spawned child into a `Process` and registers its stop in the current scope: the kill signal
+ * to the group, the grace period, SIGKILL, the reap, then whatever is left of the group, then every fd.
+ */
+const manage = (
+  command: Command.Command,
+  shown: string,
+  child: ChildProcess.ChildProcess,
+  runtime: Runtime.Runtime<never>
+) =>
+  Effect.gen(function* () {
+    const pid = child.pid!
+    const startedAt = Date.now()
+    const exit = yield* Deferred.make<ExitStatus.ExitStatus>()
+    let exited = false
+    track(pid)
+    // A late error (a failed kill, a closed pipe) must never be an unhandled 'error' event.
+    child.on("error", () => {})
+
+    const outputs: Array<OutputPipe | TailPipe> = []
+    const pipeOf = (fd: number) => child.stdio[fd] as Readable | null | undefined
+    const output = (fd: number) => {
+      const socket = pipeOf(fd)
+      if (!socket) return undefined
+      const pipe = new OutputPipe(socket)
+      outputs.push(pipe)
+      return pipe
+    }
+    const stdout = command.stdout?._tag === "Pipe" ? output(1) : undefined
+    const stderr = command.stderr?._tag === "Pipe" ? output(2) : undefined
+    const tail =
+      command.stderr === undefined && !command.mergeStderr && pipeOf(2) ? new TailPipe(pipeOf(2)!) : undefined
+    if (tail) outputs.push(tail)
+    const extra = new Map<number, OutputPipe>()
+    for (const entry of command.fds) {
+      if (entry.stdio._tag === "Pipe") {
+        const pipe = output(entry.fd)
+        if (pipe) extra.set(entry.fd, pipe)
+      }
+    }
+
+    child.once("exit", (code, signal) => {
+      exited = true
+      const status = statusOf(code, signal)
+      for (const pipe of outputs) pipe.leaderExited()
+      Deferred.unsafeDone(exit, Effect.succeed(status))
+      Runtime.runFork(runtime)(
+        Effect.logDebug("child exited").pipe(
+          Effect.annotateLogs({ pid, command: shown, status: ExitStatus.format(status), ms: Date.now() - startedAt })
+        )
+      )
+    })
+    yield* Effect.logDebug("child spawned").pipe(Effect.annotateLogs({ pid, command: shown }))
+
+    const kill = (signal?: string) =>
+      Effect.sync(() => {
+        if (!exited) signalGroup(pid, signal ?? command.killSignal)
+      })
+
+    const stop = Effect.gen(function* () {
+      if (!exited) {
+        signalGroup(pid, command.killSignal)
+        const inTime = yield* Deferred.await(exit).pipe(Effect.timeout(command.gracePeriod), Effect.option)
+        if (inTime._tag === "None" && !exited) {
+          signalGroup(pid, "SIGKILL")
+          yield* Deferred.await(exit)
+        }
+      }
+    })
+
+    // Inputs: a feed or stream is written by a fiber of this scope; a pipe is the caller's sink.
+    const inputs: Array<Writable> = []
+    const feedInput = (fd: number, stdio: Stdio.Stdio | undefined) => {
+      const socket = child.stdio[fd] as Writable | null | undefined
+      if (!socket || stdio === undefined) return Effect.void
+      inputs.push(socket)
+      socket.on("error", () => {})
+      if (stdio._tag === "Feed") return pump(socket, Stream.make(stdio.data)).pipe(Effect.forkScoped, Effect.asVoid)
+      if (stdio._tag === "FromStream") return pump(socket, stdio.stream).pipe(Effect.forkScoped, Effect.asVoid)
+      return Effect.void
+    }
+
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        yield* stop
+        yield* sweepGroup(pid, command.killSignal, command.gracePeriod)
+        untrack(pid)
+        for (const pipe of outputs) pipe.close()
+        for (const socket of inputs) socket.destroy()
+        for (const passed of command.passFds) if (passed.closeParent) closeQuietly(passed.fd)
+      }).pipe(Effect.uninterruptible)
+    )
+    for (const passed of command.passFds) if (passed.closeParent) closeQuietly(passed.fd)
+
+    yield* feedInput(0, command.stdin)
+    for (const entry of command.fds) yield* feedInput(entry.fd, entry.stdio)
+
+    const stdinSocket = command.stdin?._tag === "Pipe" ? (child.stdin ?? undefined) : undefined
+    const stdinSink: Sink.Sink<void, Uint8Array | string, never, CommandError.CommandError> =
+      stdinSocket === undefined
+        ? Sink.fail(
+            new CommandError.InvalidCommand({
+              command: shown,
+              problems: ["Process.stdin needs stdin set to Stdio.pipe"]
+            })
+          )
+        : Sink.forEach((chunk: Uint8Array | string) => write(stdinSocket, chunk)).pipe(
+            Sink.mapEffect(() => end(stdinSocket))
+          )
+
+    const wait = Deferred.await(exit)
+    const process: Process.Process = {
+      [Process.TypeId]: Process.TypeId,
+      pid,
+      command,
+      stdin: stdinSink,
+      stdout: stdout?.stream ?? Stream.empty,
+      stderr: stderr?.stream ?? Stream.empty,
+      fd: (n) => extra.get(n)?.stream ?? Stream.empty,
+      wait,
+      exitCode: Effect.flatMap(wait, (status) =>
+        status._tag === "Exited"
+          ? Effect.succeed(status.code)
+          : Effect.fail(
+              new CommandError.SignalError({
+                command: shown,
+                signal: status.signal,
+                coreDumped: false,
+                stdout: "",
+                stderr: ""
+              })
+            )
+      ),
+      kill,
+      stop,
+      isRunning: Effect.sync(() => !exited),
+      stderrTail: tail ? Effect.zipRight(Deferred.await(tail.ended), tail.text) : Effect.succeed("")
+    }
+    return process
+  })
+
+const closeQuietly = (fd: number) => {
+  try {
+    closeSync(fd)
+  } catch {
+    // Already closed: closeParent may run both after the spawn and when the scope closes.
+  }
+}

@@ -1,0 +1,164 @@
+import type { Readable, Writable } from "node:stream"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as FiberId from "effect/FiberId"
+import * as Stream from "effect/Stream"
+
+/** How long a pipe may stay silent after the leader exited before Tether stops waiting for its end. */
+export const drainIdleMillis = 100
+
+/**
+ * The parent's end of an output pipe, read as a `Stream` with backpressure (the socket is paused while
+ * the consumer is busy, so the kernel pipe fills and the child waits, rather than Node buffering).
+ *
+ * The end of the stream is end of file, or, once the leader has exited, a silence of
+ * `drainIdleMillis` while the consumer is waiting: a background grandchild that inherited the pipe must
+ * not hold the caller forever.
+ */
+export class OutputPipe {
+  private lastData = Date.now()
+  private waiting = false
+  private finish: (() => void) | undefined
+  private done = false
+  private idleTimer: NodeJS.Timeout | undefined
+
+  constructor(readonly socket: Readable) {
+    // Errors after the child is gone (ECONNRESET, EPIPE) carry no information: the end is the end.
+    socket.on("error", () => this.close())
+  }
+
+  readonly stream: Stream.Stream<Uint8Array> = Stream.async<Uint8Array>((emit) => {
+    const onData = (chunk: Buffer) => {
+      this.lastData = Date.now()
+      this.waiting = false
+      this.socket.pause()
+      emit.single(chunk).then(
+        () => {
+          this.waiting = true
+          if (!this.done) this.socket.resume()
+        },
+        () => {}
+      )
+    }
+    const onEnd = () => {
+      if (this.done) return
+      this.done = true
+      void emit.end()
+    }
+    this.finish = onEnd
+    this.socket.on("data", onData)
+    this.socket.once("end", onEnd)
+    this.socket.once("close", onEnd)
+    this.waiting = true
+    this.socket.resume()
+    if (this.socket.readableEnded || this.socket.destroyed) onEnd()
+    return Effect.sync(() => {
+      this.socket.off("data", onData)
+      this.socket.pause()
+    })
+  }, 2)
+
+  /** Called when the leader exits: from now on a silence ends the stream. */
+  leaderExited(): void {
+    const check = () => {
+      if (this.done || this.socket.destroyed) return
+      if (this.waiting && Date.now() - this.lastData >= drainIdleMillis) return this.close()
+      this.idleTimer = setTimeout(check, drainIdleMillis / 2)
+    }
+    this.lastData = Math.max(this.lastData, Date.now())
+    this.idleTimer = setTimeout(check, drainIdleMillis)
+  }
+
+  close(): void {
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer)
+    this.socket.destroy()
+    if (this.finish !== undefined) this.finish()
+    else this.done = true
+  }
+}
+
+/** Keeps the last `limit` bytes of a stream nobody asked for (stderr by default), for error messages. */
+export class TailPipe {
+  private chunks: Array<Buffer> = []
+  private size = 0
+  private idleTimer: NodeJS.Timeout | undefined
+  private lastData = Date.now()
+  readonly ended: Deferred.Deferred<void>
+
+  constructor(
+    readonly socket: Readable,
+    readonly limit = 64 * 1024
+  ) {
+    this.ended = Deferred.unsafeMake<void>(FiberId.none)
+    socket.on("data", (chunk: Buffer) => {
+      this.lastData = Date.now()
+      this.chunks.push(chunk)
+      this.size += chunk.length
+      while (this.size - this.chunks[0]!.length >= this.limit) this.size -= this.chunks.shift()!.length
+    })
+    const end = () => this.close()
+    socket.once("end", end)
+    socket.once("close", end)
+    socket.on("error", end)
+  }
+
+  leaderExited(): void {
+    const check = () => {
+      if (this.socket.destroyed) return
+      if (Date.now() - this.lastData >= drainIdleMillis) return this.close()
+      this.idleTimer = setTimeout(check, drainIdleMillis / 2)
+    }
+    this.idleTimer = setTimeout(check, drainIdleMillis)
+  }
+
+  close(): void {
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer)
+    this.socket.destroy()
+    Deferred.unsafeDone(this.ended, Effect.void)
+  }
+
+  /** The kept bytes as text, once the pipe has ended. */
+  readonly text: Effect.Effect<string> = Effect.suspend(() => {
+    const all = Buffer.concat(this.chunks)
+    return Effect.succeed(all.subarray(Math.max(0, all.length - this.limit)).toString("utf8"))
+  })
+}
+
+/**
+ * Writes one chunk, waiting while the socket's buffer is full. A child that has closed its end (EPIPE)
+ * is not an error: what it did not read is dropped, and its exit status tells the story.
+ */
+export const write = (socket: Writable, chunk: Uint8Array | string): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    if (socket.destroyed || socket.writableEnded) return resume(Effect.void)
+    if (socket.write(chunk)) return resume(Effect.void)
+    const done = () => {
+      socket.off("drain", done)
+      socket.off("close", done)
+      socket.off("error", done)
+      resume(Effect.void)
+    }
+    socket.on("drain", done)
+    socket.on("close", done)
+    socket.on("error", done)
+    return Effect.sync(() => {
+      socket.off("drain", done)
+      socket.off("close", done)
+      socket.off("error", done)
+    })
+  })
+
+/** Ends an input pipe: the child reads end of file. */
+export const end = (socket: Writable): Effect.Effect<void> =>
+  Effect.sync(() => {
+    if (!socket.destroyed && !socket.writableEnded) socket.end()
+  })
+
+/** Writes a whole stream to the child, then end of file. */
+export const pump = (socket: Writable, stream: Stream.Stream<Uint8Array | string, unknown>) =>
+  Stream.runForEach(stream, (chunk) => write(socket, chunk)).pipe(
+    Effect.catchAllCause((cause) =>
+      Effect.logWarning("tether: the stream feeding a child's input failed; its input was closed", cause)
+    ),
+    Effect.zipRight(end(socket))
+  )
