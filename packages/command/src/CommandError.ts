@@ -9,7 +9,7 @@ import * as Duration from "effect/Duration"
 import type { ParseError } from "effect/ParseResult"
 
 const tail = (text: string): string => {
-  const trimmed = text.trimEnd()
+  const trimmed = text.trim()
   return trimmed.length > 0 ? `: ${trimmed}` : ""
 }
 
