@@ -6,9 +6,10 @@ import * as Effect from "effect/Effect"
  * Sends a signal to a whole process group. Returns `false` when the group has no member left. Callers
  * guarantee the group still exists (its leader has not been reaped, or a member was seen just now).
  */
-export const signalGroup = (pgid: number, signal: string): boolean => {
+export const signalGroup = (pgid: number, signal: string | 0): boolean => {
   try {
-    process.kill(-pgid, signal as NodeJS.Signals)
+    // Node knows no signal named "0": the existence probe must be the number.
+    process.kill(-pgid, signal as NodeJS.Signals | 0)
     return true
   } catch {
     return false
@@ -41,7 +42,7 @@ const hasProc = (() => {
  * counts as a member until its new parent reaps it, and some init processes never do.
  */
 export const groupAlive = (pgid: number): boolean => {
-  if (!signalGroup(pgid, "0")) return false
+  if (!signalGroup(pgid, 0)) return false
   if (!hasProc) return true
   for (const pid of readdirSync("/proc")) {
     if (pid.charCodeAt(0) > 57) continue
