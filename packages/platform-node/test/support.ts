@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs"
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Command } from "@tether/command"
@@ -80,3 +80,68 @@ export const eventually = (condition: () => boolean, ms = 2000) =>
     }
     return true
   })
+
+/** The fields of /proc/<pid>/stat after the command name: state, ppid, pgrp, ... */
+const statFields = (pid: number | string): Array<string> | undefined => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1")
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  } catch {
+    return undefined
+  }
+}
+
+/** Children of `parent` (by default this test process) in state Z: reaped by nobody. */
+export const zombieChildren = (parent: number = process.pid): Array<number> => {
+  const zombies: Array<number> = []
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue
+    const fields = statFields(name)
+    if (fields !== undefined && Number(fields[1]) === parent && fields[0] === "Z") zombies.push(Number(name))
+  }
+  return zombies
+}
+
+/** Live (non-zombie) children of `parent`, by default this test process. */
+export const liveChildren = (parent: number = process.pid): Array<number> => {
+  const children: Array<number> = []
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue
+    const fields = statFields(name)
+    if (fields !== undefined && Number(fields[1]) === parent && fields[0] !== "Z") children.push(Number(name))
+  }
+  return children
+}
+
+/** A fresh directory under /tmp for one test, removed by the scope that made it. */
+export const tempDir = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync("/tmp/tether-foundation-")),
+  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+)
+
+/** Writes an executable (or, with `mode`, any) file and returns its path. */
+export const writeFile = (path: string, content: string | Uint8Array, mode = 0o755): string => {
+  writeFileSync(path, content, { mode })
+  chmodSync(path, mode)
+  return path
+}
+
+/** Reads a pid that a child wrote to a file, waiting (bounded) for it to appear. */
+export const readPid = (path: string) =>
+  Effect.gen(function* () {
+    yield* eventually(() => existsSync(path) && /^\d+\s*$/.test(readFileSync(path, "utf8")))
+    return Number(readFileSync(path, "utf8").trim())
+  })
+
+/** Milliseconds an effect took, with its result. */
+export const timed = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.gen(function* () {
+    const started = Date.now()
+    const exit = yield* Effect.exit(self)
+    return { exit, ms: Date.now() - started }
+  })
+
+/** The repository root, for running fixtures with `node --import tsx`. */
+export const repoRoot = join(here, "..", "..", "..")
+
+export const fixtures = join(here, "fixtures")
