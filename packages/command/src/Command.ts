@@ -19,8 +19,10 @@ import type { CommandError } from "./CommandError.js"
 import type { CommandExecutor } from "./CommandExecutor.js"
 import type { ExitStatus } from "./ExitStatus.js"
 import * as internal from "./internal/command.js"
+import * as pipelines from "./internal/pipeline.js"
 import * as runners from "./internal/runners.js"
 import * as validation from "./internal/validate.js"
+import type { Pipeline } from "./Pipeline.js"
 import type { Process } from "./Process.js"
 import type { Stdio } from "./Stdio.js"
 
@@ -532,6 +534,30 @@ export const limit: {
 } = internal.limit
 
 // -----------------------------------------------------------------------------
+// pipelines
+// -----------------------------------------------------------------------------
+
+/**
+ * Connects `self`'s stdout to `that`'s stdin with an OS pipe, as `self | that` does in a shell. Either
+ * side may already be a pipeline; the result is one flat `Pipeline`, which every runner accepts.
+ *
+ * @example
+ * ```ts
+ * const count = Command.make("head", "-c", "1G", "/dev/zero").pipe(
+ *   Command.pipeTo(Command.make("wc", "-c")),
+ *   Command.string
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category pipelines
+ */
+export const pipeTo: {
+  (that: Command | Pipeline): (self: Command | Pipeline) => Pipeline
+  (self: Command | Pipeline, that: Command | Pipeline): Pipeline
+} = pipelines.pipeTo
+
+// -----------------------------------------------------------------------------
 // formatting and validation
 // -----------------------------------------------------------------------------
 
@@ -571,7 +597,7 @@ export const validate: (self: Command) => ReadonlyArray<string> = validation.val
  * @since 0.1.0
  * @category execution
  */
-export const run: (self: Command) => Effect.Effect<void, CommandError, CommandExecutor> = runners.run
+export const run: (self: Command | Pipeline) => Effect.Effect<void, CommandError, CommandExecutor> = runners.run
 
 /**
  * Runs to the end and returns the exit code, whatever it is; fails with `SignalError` on a signal.
@@ -579,7 +605,8 @@ export const run: (self: Command) => Effect.Effect<void, CommandError, CommandEx
  * @since 0.1.0
  * @category execution
  */
-export const exitCode: (self: Command) => Effect.Effect<number, CommandError, CommandExecutor> = runners.exitCode
+export const exitCode: (self: Command | Pipeline) => Effect.Effect<number, CommandError, CommandExecutor> =
+  runners.exitCode
 
 /**
  * Runs to the end and returns how it ended, never failing on the exit code or a signal.
@@ -587,7 +614,8 @@ export const exitCode: (self: Command) => Effect.Effect<number, CommandError, Co
  * @since 0.1.0
  * @category execution
  */
-export const status: (self: Command) => Effect.Effect<ExitStatus, CommandError, CommandExecutor> = runners.status
+export const status: (self: Command | Pipeline) => Effect.Effect<ExitStatus, CommandError, CommandExecutor> =
+  runners.status
 
 /**
  * Runs to the end and returns stdout as UTF-8 text; fails like `run`, carrying what was captured.
@@ -595,7 +623,7 @@ export const status: (self: Command) => Effect.Effect<ExitStatus, CommandError, 
  * @since 0.1.0
  * @category execution
  */
-export const string: (self: Command) => Effect.Effect<string, CommandError, CommandExecutor> = runners.string
+export const string: (self: Command | Pipeline) => Effect.Effect<string, CommandError, CommandExecutor> = runners.string
 
 /**
  * Runs to the end and returns stdout as bytes; fails like `run`.
@@ -603,7 +631,8 @@ export const string: (self: Command) => Effect.Effect<string, CommandError, Comm
  * @since 0.1.0
  * @category execution
  */
-export const bytes: (self: Command) => Effect.Effect<Uint8Array, CommandError, CommandExecutor> = runners.bytes
+export const bytes: (self: Command | Pipeline) => Effect.Effect<Uint8Array, CommandError, CommandExecutor> =
+  runners.bytes
 
 /**
  * Runs to the end and returns stdout split into lines (on `\n` and `\r\n`); fails like `run`.
@@ -611,7 +640,7 @@ export const bytes: (self: Command) => Effect.Effect<Uint8Array, CommandError, C
  * @since 0.1.0
  * @category execution
  */
-export const lines: (self: Command) => Effect.Effect<ReadonlyArray<string>, CommandError, CommandExecutor> =
+export const lines: (self: Command | Pipeline) => Effect.Effect<ReadonlyArray<string>, CommandError, CommandExecutor> =
   runners.lines
 
 /**
@@ -622,7 +651,7 @@ export const lines: (self: Command) => Effect.Effect<ReadonlyArray<string>, Comm
  * @category execution
  */
 export const output: (
-  self: Command
+  self: Command | Pipeline
 ) => Effect.Effect<
   { readonly status: ExitStatus; readonly stdout: string; readonly stderr: string },
   CommandError,
@@ -637,7 +666,7 @@ export const output: (
  */
 export const json: <A, I>(
   schema: Schema.Schema<A, I, never>
-) => (self: Command) => Effect.Effect<A, CommandError, CommandExecutor> = runners.json
+) => (self: Command | Pipeline) => Effect.Effect<A, CommandError, CommandExecutor> = runners.json
 
 /**
  * stdout as a stream of bytes in constant memory. The stream fails at its end if the exit was not clean.
@@ -645,7 +674,8 @@ export const json: <A, I>(
  * @since 0.1.0
  * @category execution
  */
-export const stream: (self: Command) => Stream.Stream<Uint8Array, CommandError, CommandExecutor> = runners.stream
+export const stream: (self: Command | Pipeline) => Stream.Stream<Uint8Array, CommandError, CommandExecutor> =
+  runners.stream
 
 /**
  * stdout as a stream of lines (UTF-8, split on `\n` and `\r\n`). Fails at its end if the exit was not clean.
@@ -653,7 +683,8 @@ export const stream: (self: Command) => Stream.Stream<Uint8Array, CommandError, 
  * @since 0.1.0
  * @category execution
  */
-export const streamLines: (self: Command) => Stream.Stream<string, CommandError, CommandExecutor> = runners.streamLines
+export const streamLines: (self: Command | Pipeline) => Stream.Stream<string, CommandError, CommandExecutor> =
+  runners.streamLines
 
 /**
  * Starts the command and hands out the running `Process`, which lives in the current `Scope`.
@@ -661,7 +692,7 @@ export const streamLines: (self: Command) => Stream.Stream<string, CommandError,
  * @since 0.1.0
  * @category execution
  */
-export const start: (self: Command) => Effect.Effect<Process, CommandError, CommandExecutor | Scope.Scope> =
+export const start: (self: Command | Pipeline) => Effect.Effect<Process, CommandError, CommandExecutor | Scope.Scope> =
   runners.start
 
 /**

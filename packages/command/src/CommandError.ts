@@ -8,6 +8,24 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import type { ParseError } from "effect/ParseResult"
 
+/**
+ * Where in a pipeline a failure happened: the pipeline, the failing stage (counted from 1), and a line for
+ * each later stage that failed too.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PipelineFailure {
+  readonly pipeline: string
+  readonly stage: number
+  readonly others: ReadonlyArray<string>
+}
+
+const where = (failure: PipelineFailure | undefined): string =>
+  failure === undefined
+    ? ""
+    : ` [stage ${failure.stage} of (${failure.pipeline})${failure.others.length > 0 ? `; also failed: ${failure.others.join("; ")}` : ""}]`
+
 const tail = (text: string): string => {
   const trimmed = text.trim()
   return trimmed.length > 0 ? `: ${trimmed}` : ""
@@ -107,9 +125,11 @@ export class ExitCodeError extends Data.TaggedError("ExitCodeError")<{
   readonly exitCode: number
   readonly stdout: string
   readonly stderr: string
+  /** Set when the command is a stage of a pipeline. */
+  readonly pipeline?: PipelineFailure | undefined
 }> {
   override get message(): string {
-    return `Child process (${this.command}) unexpected exit status ${this.exitCode}${tail(this.stderr)}`
+    return `Child process (${this.command}) unexpected exit status ${this.exitCode}${where(this.pipeline)}${tail(this.stderr)}`
   }
 }
 
@@ -125,10 +145,12 @@ export class SignalError extends Data.TaggedError("SignalError")<{
   readonly coreDumped: boolean
   readonly stdout: string
   readonly stderr: string
+  /** Set when the command is a stage of a pipeline. */
+  readonly pipeline?: PipelineFailure | undefined
 }> {
   override get message(): string {
     const core = this.coreDumped ? " (core dumped)" : ""
-    return `Child process (${this.command}) unexpected fatal signal ${this.signal}${core}${tail(this.stderr)}`
+    return `Child process (${this.command}) unexpected fatal signal ${this.signal}${core}${where(this.pipeline)}${tail(this.stderr)}`
   }
 }
 

@@ -9,6 +9,8 @@ import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { Command } from "./Command.js"
 import type { CommandError } from "./CommandError.js"
+import * as internal from "./internal/pipeline.js"
+import type { Pipeline } from "./Pipeline.js"
 import type { Process } from "./Process.js"
 
 /**
@@ -24,7 +26,33 @@ export interface Service {
    * an unset stderr means "keep its last 64 KiB for `Process.stderrTail`".
    */
   readonly start: (command: Command) => Effect.Effect<Process, CommandError, Scope.Scope>
+  /**
+   * Starts a validated pipeline with its stages connected directly (OS pipes). Optional: without it,
+   * runners connect the stages through `start` and streams, so a fake or remote backend gets pipelines
+   * for free, at the cost of copying the bytes through JavaScript.
+   */
+  readonly startPipeline?: (pipeline: Pipeline) => Effect.Effect<Process, CommandError, Scope.Scope>
 }
+
+/**
+ * Starts a pipeline with nothing but `start` for single commands, copying each stage's output into the
+ * next stage's input through streams. Backends without a native way to connect processes can use it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const startThroughStreams: (
+  start: Service["start"]
+) => (pipeline: Pipeline) => Effect.Effect<Process, CommandError, Scope.Scope> = internal.startThroughStreams
+
+/**
+ * One `Process` for a pipeline from its stages' processes (input to the first, output from the last,
+ * pipefail waiting). For backends that start the stages themselves.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const combine: (pipeline: Pipeline, stages: ReadonlyArray<Process>) => Process = internal.combine
 
 /**
  * @since 0.1.0

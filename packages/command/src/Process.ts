@@ -11,6 +11,7 @@ import type * as Stream from "effect/Stream"
 import type { Command } from "./Command.js"
 import type { CommandError } from "./CommandError.js"
 import type { ExitStatus } from "./ExitStatus.js"
+import type { Pipeline } from "./Pipeline.js"
 
 /**
  * @since 0.1.0
@@ -30,10 +31,12 @@ export type TypeId = typeof TypeId
  */
 export interface Process {
   readonly [TypeId]: TypeId
-  /** The process id of the child (the leader of its own process group). */
+  /** The process id of the child (the leader of its own process group); for a pipeline, the last stage's. */
   readonly pid: number
-  /** The command this process runs. */
-  readonly command: Command
+  /** The command or pipeline this process runs. */
+  readonly command: Command | Pipeline
+  /** For a pipeline, one process per stage in order (their `pid`s are the stages' pids); else empty. */
+  readonly stages: ReadonlyArray<Process>
   /**
    * Writes to the child's stdin when it is `Stdio.pipe`; the pipe is closed (end of file for the child)
    * when the sink completes. A child that exits before reading everything is not an error. With any
@@ -48,7 +51,8 @@ export interface Process {
   readonly fd: (fd: number) => Stream.Stream<Uint8Array, CommandError>
   /**
    * Waits for the child to exit and returns how it ended. Fails with `TimeoutError` when the command's
-   * timeout stopped it.
+   * timeout stopped it. For a pipeline: every stage, then the first failing stage's status (a stage other
+   * than the last killed by SIGPIPE does not count), else the last stage's.
    */
   readonly wait: Effect.Effect<ExitStatus, CommandError>
   /** Waits and returns the exit code, whatever it is; fails with `SignalError` if a signal killed it. */

@@ -22,3 +22,7 @@ export * as Process from "./Process.js"
  * @since 0.1.0
  */
 export * as Stdio from "./Stdio.js"
+/**
+ * @since 0.1.0
+ */
+export * as Pipeline from "./Pipeline.js"

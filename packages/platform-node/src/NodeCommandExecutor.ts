@@ -6,6 +6,7 @@
  */
 import { CommandExecutor, type Service } from "@tether/command/CommandExecutor"
 import * as Layer from "effect/Layer"
+import * as pipeline from "./internal/pipeline.js"
 import * as internal from "./internal/spawn.js"
 
 /**
@@ -14,7 +15,7 @@ import * as internal from "./internal/spawn.js"
  * @since 0.1.0
  * @category constructors
  */
-export const make: Service = { start: internal.start }
+export const make: Service = { start: internal.start, startPipeline: pipeline.startPipeline }
 
 /**
  * Provides `CommandExecutor` backed by real processes.

@@ -8,11 +8,14 @@ import * as Stream from "effect/Stream"
 import type * as Command from "../Command.js"
 import * as CommandError from "../CommandError.js"
 import { CommandExecutor } from "../CommandExecutor.js"
-import * as ExitStatus from "../ExitStatus.js"
+import type * as ExitStatus from "../ExitStatus.js"
+import type * as Pipeline from "../Pipeline.js"
 import type * as Process from "../Process.js"
 import * as Stdio from "../Stdio.js"
-import { toString, withDefaults } from "./command.js"
-import { validate } from "./validate.js"
+import { toString as commandToString } from "./command.js"
+import * as pipeline from "./pipeline.js"
+
+type Target = Command.Command | Pipeline.Pipeline
 
 const decoder = () => new TextDecoder("utf-8")
 
@@ -37,25 +40,30 @@ export const splitLines = (text: string): Array<string> => {
   return lines
 }
 
-const span = (name: string, command: Command.Command) =>
-  Effect.withSpan(`Command.${name}`, { attributes: { "tether.command": toString(command) }, kind: "client" })
+const show = pipeline.toString
+
+const span = (name: string, target: Target) =>
+  Effect.withSpan(`Command.${name}`, { attributes: { "tether.command": show(target) }, kind: "client" })
 
 /**
- * Starts a command: validates it, hands it to the executor, and enforces its timeout. Every runner goes
- * through here.
+ * Starts a command or pipeline: validates it, hands it to the executor, and enforces its timeout. Every
+ * runner goes through here.
  */
 export const start = (
-  command: Command.Command
+  target: Target
 ): Effect.Effect<Process.Process, CommandError.CommandError, CommandExecutor | Scope.Scope> =>
   Effect.gen(function* () {
-    const problems = validate(command)
+    const problems = pipeline.validate(target)
     if (problems.length > 0) {
-      return yield* new CommandError.InvalidCommand({ command: toString(command), problems })
+      return yield* new CommandError.InvalidCommand({ command: show(target), problems })
     }
     const executor = yield* CommandExecutor
-    const process = yield* executor.start(command)
+    const process = pipeline.isPipeline(target)
+      ? yield* (executor.startPipeline ?? pipeline.startThroughStreams(executor.start))(target)
+      : yield* executor.start(target)
     yield* Effect.annotateCurrentSpan("tether.pid", process.pid)
-    return command.timeout === undefined ? process : yield* withTimeout(process, command.timeout)
+    const timeout = pipeline.timeout(target)
+    return timeout === undefined ? process : yield* withTimeout(process, timeout)
   })
 
 /** Stops the process once the timeout passes; from then on `wait` fails with `TimeoutError`. */
@@ -67,43 +75,73 @@ const withTimeout = (process: Process.Process, timeout: Duration.Duration) =>
       Effect.zipRight(process.stop),
       Effect.forkScoped
     )
-    const error = new CommandError.TimeoutError({ command: toString(process.command), timeout })
+    const error = new CommandError.TimeoutError({ command: show(process.command), timeout })
     const wait = Effect.flatMap(process.wait, (status) =>
       Effect.flatMap(Deferred.isDone(timedOut), (late) => (late ? Effect.fail(error) : Effect.succeed(status)))
     )
     const timed: Process.Process = {
       ...process,
       wait,
-      exitCode: Effect.flatMap(wait, (status) => exitCodeOf(process.command, status, "", ""))
+      exitCode: Effect.zipRight(wait, process.exitCode)
     }
     return timed
   })
 
-const exitCodeOf = (command: Command.Command, status: ExitStatus.ExitStatus, stdout: string, stderr: string) =>
-  status._tag === "Exited"
-    ? Effect.succeed(status.code)
-    : Effect.fail(
-        new CommandError.SignalError({
-          command: toString(command),
-          signal: status.signal,
-          coreDumped: status.coreDumped,
-          stdout,
-          stderr
-        })
-      )
+const signalError = (
+  command: string,
+  status: Extract<ExitStatus.ExitStatus, { _tag: "Signaled" }>,
+  stdout: string,
+  stderr: string,
+  pipelineFailure?: CommandError.PipelineFailure
+) =>
+  new CommandError.SignalError({
+    command,
+    signal: status.signal,
+    coreDumped: status.coreDumped,
+    stdout,
+    stderr,
+    pipeline: pipelineFailure
+  })
 
-/** Fails unless the process exited with code 0, carrying what was captured. */
-export const check = (
-  command: Command.Command,
+const failureOf = (
+  command: string,
   status: ExitStatus.ExitStatus,
   stdout: string,
-  stderr: string
-): Effect.Effect<void, CommandError.CommandError> =>
-  Effect.flatMap(exitCodeOf(command, status, stdout, stderr), (code) =>
-    code === 0
-      ? Effect.void
-      : Effect.fail(new CommandError.ExitCodeError({ command: toString(command), exitCode: code, stdout, stderr }))
-  )
+  stderr: string,
+  pipelineFailure?: CommandError.PipelineFailure
+): CommandError.CommandError | undefined => {
+  if (status._tag === "Signaled") return signalError(command, status, stdout, stderr, pipelineFailure)
+  if (status.code === 0) return undefined
+  return new CommandError.ExitCodeError({ command, exitCode: status.code, stdout, stderr, pipeline: pipelineFailure })
+}
+
+/**
+ * Fails unless the process (every stage of a pipeline, SIGPIPE excepted) exited with code 0. The error
+ * names the first failing stage and carries its stderr tail and the captured stdout.
+ */
+export const check = (process: Process.Process, stdout: string): Effect.Effect<void, CommandError.CommandError> =>
+  Effect.gen(function* () {
+    const status = yield* process.wait
+    if (process.stages.length === 0) {
+      const error = failureOf(show(process.command), status, stdout, yield* process.stderrTail)
+      return error === undefined ? undefined : yield* Effect.fail(error)
+    }
+    const statuses = yield* Effect.forEach(process.stages, (stage) => stage.wait)
+    const failed = pipeline.failures(statuses)
+    if (failed.length === 0) return
+    const index = failed[0]!
+    const stage = process.stages[index]!
+    const others = failed
+      .slice(1)
+      .map((i) => `stage ${i + 1} (${show(process.stages[i]!.command)}): ${formatStatus(statuses[i]!)}`)
+    const failure: CommandError.PipelineFailure = { pipeline: show(process.command), stage: index + 1, others }
+    return yield* Effect.fail(
+      failureOf(show(stage.command), statuses[index]!, stdout, yield* stage.stderrTail, failure)!
+    )
+  })
+
+const formatStatus = (status: ExitStatus.ExitStatus) =>
+  status._tag === "Exited" ? `exit status ${status.code}` : `signal ${status.signal}`
 
 /** Collects a stream's bytes, killing the process when they pass `maxOutput`. */
 const collect = (
@@ -111,7 +149,7 @@ const collect = (
   stream: Stream.Stream<Uint8Array, CommandError.CommandError>,
   name: "stdout" | "stderr"
 ): Effect.Effect<Uint8Array, CommandError.CommandError> => {
-  const limit = process.command.maxOutput ?? Infinity
+  const limit = pipeline.last(process.command).maxOutput ?? Infinity
   const chunks: Array<Uint8Array> = []
   let total = 0
   return stream.pipe(
@@ -124,7 +162,7 @@ const collect = (
           return Effect.zipRight(
             process.kill("SIGKILL"),
             Effect.fail(
-              new CommandError.OutputLimitError({ command: toString(process.command), stream: name, limit, output })
+              new CommandError.OutputLimitError({ command: show(process.command), stream: name, limit, output })
             )
           )
         }
@@ -143,53 +181,57 @@ const drain = (stream: Stream.Stream<Uint8Array, CommandError.CommandError>) =>
 
 /** Ends a piped stdin that no one will write to, so that the child sees end of file. */
 const closeStdin = (process: Process.Process) =>
-  process.command.stdin?._tag === "Pipe" ? Stream.run(Stream.empty, process.stdin).pipe(Effect.ignore) : Effect.void
+  pipeline.first(process.command).stdin?._tag === "Pipe"
+    ? Stream.run(Stream.empty, process.stdin).pipe(Effect.ignore)
+    : Effect.void
 
-const captureProblem = (command: Command.Command, name: "stdout" | "stderr", runner: string): string | undefined => {
+const captureProblem = (target: Target, name: "stdout" | "stderr", runner: string): string | undefined => {
+  const command = pipeline.last(target)
   const setting = command[name]
   if (name === "stderr" && command.mergeStderr) return `${runner} captures stderr, but mergeStderr sends it to stdout`
   if (setting === undefined || setting._tag === "Pipe") return undefined
   return `${runner} captures ${name}, but it is set to ${Stdio.format(setting)}`
 }
 
-const invalid = (command: Command.Command, problems: ReadonlyArray<string | undefined>) => {
+const invalid = (target: Target, problems: ReadonlyArray<string | undefined>) => {
   const found = problems.filter((p): p is string => p !== undefined)
   return found.length > 0
-    ? Effect.fail(new CommandError.InvalidCommand({ command: toString(command), problems: found }))
+    ? Effect.fail(new CommandError.InvalidCommand({ command: show(target), problems: found }))
     : Effect.void
 }
 
 interface Captured {
-  readonly status: ExitStatus.ExitStatus
+  readonly process: Process.Process
   readonly stdout: Uint8Array
   readonly stderr: Uint8Array
-  readonly stderrTail: string
 }
 
 /**
- * Runs a command to its end, capturing the streams asked for and draining the rest. Shared by every
- * runner that returns when the process has exited.
+ * Runs a command to its end, capturing the streams asked for and draining the rest, then hands the
+ * exited process and the captured bytes to `use`. Shared by every runner that returns after the exit.
  */
-const capture = (
+const capture = <A>(
   runner: string,
-  command: Command.Command,
-  wants: { readonly stdout: boolean; readonly stderr: boolean }
-): Effect.Effect<Captured, CommandError.CommandError, CommandExecutor> =>
+  target: Target,
+  wants: { readonly stdout: boolean; readonly stderr: boolean },
+  use: (captured: Captured) => Effect.Effect<A, CommandError.CommandError>
+): Effect.Effect<A, CommandError.CommandError, CommandExecutor> =>
   Effect.gen(function* () {
-    yield* invalid(command, [
-      wants.stdout ? captureProblem(command, "stdout", runner) : undefined,
-      wants.stderr ? captureProblem(command, "stderr", runner) : undefined
+    yield* invalid(target, [
+      wants.stdout ? captureProblem(target, "stdout", runner) : undefined,
+      wants.stderr ? captureProblem(target, "stderr", runner) : undefined
     ])
-    const prepared = withDefaults(command, {
-      stdout: wants.stdout ? Stdio.pipe : command.stdout,
-      stderr: wants.stderr ? Stdio.pipe : command.stderr
+    const last = pipeline.last(target)
+    const prepared = pipeline.withOutput(target, {
+      stdout: wants.stdout ? Stdio.pipe : last.stdout,
+      stderr: wants.stderr ? Stdio.pipe : last.stderr
     })
     return yield* Effect.scoped(
       Effect.gen(function* () {
         const process = yield* start(prepared)
         yield* closeStdin(process)
-        if (!wants.stdout && command.stdout?._tag === "Pipe") yield* drain(process.stdout)
-        if (!wants.stderr && command.stderr?._tag === "Pipe") yield* drain(process.stderr)
+        if (!wants.stdout && last.stdout?._tag === "Pipe") yield* drain(process.stdout)
+        if (!wants.stderr && last.stderr?._tag === "Pipe") yield* drain(process.stderr)
         const empty = Effect.succeed(new Uint8Array(0))
         const [stdout, stderr] = yield* Effect.all(
           [
@@ -198,76 +240,79 @@ const capture = (
           ],
           { concurrency: 2 }
         )
-        const status = yield* process.wait
-        const stderrTail = yield* process.stderrTail
-        return { status, stdout, stderr, stderrTail }
+        return yield* use({ process, stdout, stderr })
       })
     )
-  }).pipe(span(runner, command))
+  }).pipe(span(runner, target))
 
 const decode = (bytes: Uint8Array) => decoder().decode(bytes)
 
 /** @internal */
-export const run = (command: Command.Command) =>
-  Effect.flatMap(capture("run", command, { stdout: false, stderr: false }), (r) =>
-    check(command, r.status, "", r.stderrTail)
+export const run = (target: Target) =>
+  capture("run", target, { stdout: false, stderr: false }, ({ process }) => check(process, ""))
+
+/** @internal */
+export const status = (target: Target) =>
+  capture("status", target, { stdout: false, stderr: false }, ({ process }) => process.wait)
+
+/** @internal */
+export const exitCode = (target: Target) =>
+  capture("exitCode", target, { stdout: false, stderr: false }, ({ process }) =>
+    Effect.flatMap(process.wait, (status) =>
+      status._tag === "Exited"
+        ? Effect.succeed(status.code)
+        : Effect.flatMap(process.stderrTail, (tail) => Effect.fail(signalError(show(target), status, "", tail)))
+    )
   )
 
 /** @internal */
-export const status = (command: Command.Command) =>
-  Effect.map(capture("status", command, { stdout: false, stderr: false }), (r) => r.status)
-
-/** @internal */
-export const exitCode = (command: Command.Command) =>
-  Effect.flatMap(capture("exitCode", command, { stdout: false, stderr: false }), (r) =>
-    exitCodeOf(command, r.status, "", r.stderrTail)
+export const bytes = (target: Target) =>
+  capture("bytes", target, { stdout: true, stderr: false }, ({ process, stdout }) =>
+    Effect.as(check(process, decode(stdout)), stdout)
   )
 
 /** @internal */
-export const bytes = (command: Command.Command) =>
-  Effect.flatMap(capture("bytes", command, { stdout: true, stderr: false }), (r) =>
-    Effect.as(check(command, r.status, decode(r.stdout), r.stderrTail), r.stdout)
-  )
-
-/** @internal */
-export const string = (command: Command.Command) =>
-  Effect.flatMap(capture("string", command, { stdout: true, stderr: false }), (r) => {
-    const text = decode(r.stdout)
-    return Effect.as(check(command, r.status, text, r.stderrTail), text)
+export const string = (target: Target) =>
+  capture("string", target, { stdout: true, stderr: false }, ({ process, stdout }) => {
+    const text = decode(stdout)
+    return Effect.as(check(process, text), text)
   })
 
 /** @internal */
-export const lines = (command: Command.Command) => Effect.map(string(command), splitLines)
+export const lines = (target: Target) => Effect.map(string(target), splitLines)
 
 /** @internal */
-export const output = (command: Command.Command) =>
-  Effect.map(capture("output", command, { stdout: true, stderr: !command.mergeStderr }), (r) => ({
-    status: r.status,
-    stdout: decode(r.stdout),
-    stderr: command.mergeStderr ? "" : decode(r.stderr)
-  }))
+export const output = (target: Target) => {
+  const merged = pipeline.last(target).mergeStderr
+  return capture("output", target, { stdout: true, stderr: !merged }, ({ process, stdout, stderr }) =>
+    Effect.map(process.wait, (status) => ({
+      status,
+      stdout: decode(stdout),
+      stderr: merged ? "" : decode(stderr)
+    }))
+  )
+}
 
 /** @internal */
 export const json =
   <A, I>(schema: Schema.Schema<A, I, never>) =>
-  (command: Command.Command) =>
-    Effect.flatMap(string(command), (text) =>
+  (target: Target) =>
+    Effect.flatMap(string(target), (text) =>
       Schema.decodeUnknown(Schema.parseJson(schema))(text).pipe(
-        Effect.mapError((cause) => new CommandError.OutputDecodeError({ command: toString(command), cause }))
+        Effect.mapError((cause) => new CommandError.OutputDecodeError({ command: show(target), cause }))
       )
     )
 
 /** @internal */
-export const stream = (
-  command: Command.Command
-): Stream.Stream<Uint8Array, CommandError.CommandError, CommandExecutor> =>
+export const stream = (target: Target): Stream.Stream<Uint8Array, CommandError.CommandError, CommandExecutor> =>
   Stream.unwrapScoped(
     Effect.gen(function* () {
-      yield* invalid(command, [captureProblem(command, "stdout", "stream")])
-      const process = yield* start(withDefaults(command, { stdout: Stdio.pipe }))
+      yield* invalid(target, [captureProblem(target, "stdout", "stream")])
+      const last = pipeline.last(target)
+      const process = yield* start(pipeline.withOutput(target, { stdout: Stdio.pipe }))
       yield* closeStdin(process)
-      if (command.stderr?._tag === "Pipe") yield* drain(process.stderr)
-      const limit = command.maxOutput ?? Infinity
+      if (last.stderr?._tag === "Pipe") yield* drain(process.stderr)
+      const limit = last.maxOutput ?? Infinity
       let total = 0
       const limited =
         limit === Infinity
@@ -279,7 +324,7 @@ export const stream = (
                     process.kill("SIGKILL"),
                     Effect.fail(
                       new CommandError.OutputLimitError({
-                        command: toString(command),
+                        command: show(target),
                         stream: "stdout",
                         limit,
                         output: new Uint8Array(0)
@@ -288,25 +333,18 @@ export const stream = (
                   )
                 : Effect.succeed(chunk)
             })
-      const end = Effect.gen(function* () {
-        const status = yield* process.wait
-        yield* check(command, status, "", yield* process.stderrTail)
-      })
-      return Stream.concat(limited, Stream.drain(Stream.fromEffect(end)))
+      return Stream.concat(limited, Stream.drain(Stream.fromEffect(check(process, ""))))
     })
-  ).pipe(Stream.withSpan("Command.stream", { attributes: { "tether.command": toString(command) } }))
+  ).pipe(Stream.withSpan("Command.stream", { attributes: { "tether.command": show(target) } }))
 
 /** @internal */
-export const streamLines = (command: Command.Command) => stream(command).pipe(Stream.decodeText(), Stream.splitLines)
+export const streamLines = (target: Target) => stream(target).pipe(Stream.decodeText(), Stream.splitLines)
 
 /** @internal */
-export const startRunner = (command: Command.Command) => start(command)
-
-/** @internal */
-export const daemon = (command: Command.Command) =>
+export const daemon = (target: Command.Command) =>
   Effect.fail(
     new CommandError.Unsupported({
-      command: toString(command),
+      command: commandToString(target),
       setting: "Command.daemon",
       reason: "daemons need the exec helper, which this executor does not provide"
     })

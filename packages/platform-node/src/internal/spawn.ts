@@ -319,6 +319,7 @@ const manage = (
       [Process.TypeId]: Process.TypeId,
       pid,
       command,
+      stages: [],
       stdin: stdinSink,
       stdout: stdout?.stream ?? Stream.empty,
       stderr: stderr?.stream ?? Stream.empty,

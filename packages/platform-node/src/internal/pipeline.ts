@@ -1,0 +1,103 @@
+import * as ChildProcess from "node:child_process"
+import { closeSync, constants, mkdtempSync, openSync, rmSync, unlinkSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as Command from "@tether/command/Command"
+import * as CommandError from "@tether/command/CommandError"
+import * as CommandExecutor from "@tether/command/CommandExecutor"
+import type * as Pipeline from "@tether/command/Pipeline"
+import type * as Process from "@tether/command/Process"
+import * as Stdio from "@tether/command/Stdio"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import { start } from "./spawn.js"
+
+interface OsPipe {
+  read: number | undefined
+  write: number | undefined
+}
+
+const closeEnd = (pipe: OsPipe, end: "read" | "write") => {
+  const fd = pipe[end]
+  pipe[end] = undefined
+  if (fd !== undefined) closeSync(fd)
+}
+
+/**
+ * Makes `count` real pipes. Node has no `pipe(2)` and its stdio "pipe" is a socketpair, which moves bytes
+ * at half a pipe's speed; a FIFO gives true pipe fds: opened read-write first (so neither of the next two
+ * opens blocks waiting for the other side), then read-only and write-only, then the read-write fd closed
+ * and the name unlinked. `mkfifo` is the POSIX utility; its absence is reported so that the caller can
+ * fall back to socketpairs.
+ */
+const makePipes = (shown: string, count: number): Effect.Effect<Array<OsPipe>, CommandError.SpawnError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.async<Array<OsPipe>, CommandError.SpawnError>((resume) => {
+      const dir = mkdtempSync(join(tmpdir(), "tether-pipe-"))
+      const names = Array.from({ length: count }, (_, i) => join(dir, String(i)))
+      ChildProcess.execFile("mkfifo", ["-m", "600", ...names], (error) => {
+        try {
+          if (error) throw error
+          resume(
+            Effect.succeed(
+              names.map((name) => {
+                const both = openSync(name, constants.O_RDWR)
+                const read = openSync(name, constants.O_RDONLY)
+                const write = openSync(name, constants.O_WRONLY)
+                closeSync(both)
+                unlinkSync(name)
+                return { read, write }
+              })
+            )
+          )
+        } catch (cause) {
+          const e = cause as NodeJS.ErrnoException
+          resume(
+            Effect.fail(
+              new CommandError.SpawnError({
+                command: shown,
+                code: String(e.code ?? "EPIPE"),
+                reason: `cannot make pipes between stages: ${e.message}`
+              })
+            )
+          )
+        } finally {
+          rmSync(dir, { recursive: true, force: true })
+        }
+      })
+    }),
+    // The parent keeps no end of an inner pipe once the stages hold theirs, so EOF and SIGPIPE behave as
+    // in a shell; whatever is still open here (a stage failed to start) is closed with the scope.
+    (pipes) =>
+      Effect.sync(() => {
+        for (const pipe of pipes) {
+          closeEnd(pipe, "read")
+          closeEnd(pipe, "write")
+        }
+      })
+  )
+
+/**
+ * Starts every stage in its own process group, stage `i`'s stdout and stage `i + 1`'s stdin being the
+ * two ends of one OS pipe, so the bytes between stages never reach JavaScript.
+ */
+export const startPipeline = (
+  pipeline: Pipeline.Pipeline
+): Effect.Effect<Process.Process, CommandError.CommandError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const shown = pipeline.stages.map(Command.toString).join(" | ")
+    const pipes = yield* makePipes(shown, pipeline.stages.length - 1).pipe(Effect.option)
+    if (pipes._tag === "None") return yield* CommandExecutor.startThroughStreams(start)(pipeline)
+
+    const last = pipeline.stages.length - 1
+    const stages: Array<Process.Process> = []
+    for (const [i, stage] of pipeline.stages.entries()) {
+      let wired = stage
+      if (i > 0) wired = Command.stdin(wired, Stdio.fd(pipes.value[i - 1]!.read!))
+      if (i < last) wired = Command.stdout(wired, Stdio.fd(pipes.value[i]!.write!))
+      stages.push(yield* start(wired))
+      if (i > 0) closeEnd(pipes.value[i - 1]!, "read")
+      if (i < last) closeEnd(pipes.value[i]!, "write")
+    }
+    return CommandExecutor.combine(pipeline, stages)
+  })
