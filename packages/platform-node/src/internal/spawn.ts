@@ -266,7 +266,13 @@ const manage = (
     const stop = Effect.gen(function* () {
       if (!exited) {
         signalGroup(pid, command.killSignal)
-        const inTime = yield* Deferred.await(exit).pipe(Effect.timeout(command.gracePeriod), Effect.option)
+        // The scope's finalizer runs uninterruptibly; unless the wait may be cut short, the timeout would
+        // wait for it and a child that ignores the kill signal would never get SIGKILL.
+        const inTime = yield* Deferred.await(exit).pipe(
+          Effect.interruptible,
+          Effect.timeout(command.gracePeriod),
+          Effect.option
+        )
         if (inTime._tag === "None" && !exited) {
           signalGroup(pid, "SIGKILL")
           yield* Deferred.await(exit)
