@@ -7,32 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Stream from "effect/Stream"
 import { describe, expect } from "vitest"
-import { groupMembers, isAlive, layer, tempDir, timed } from "./support.js"
-
-const sh = (script: string, ...args: ReadonlyArray<string>) => Command.make("sh", "-c", script, "sh", ...args)
-
-/** Records unhandled rejections and uncaught exceptions while an effect runs. */
-const unhandledDuring = <A, E, R>(self: Effect.Effect<A, E, R>) =>
-  Effect.acquireUseRelease(
-    Effect.sync(() => {
-      const seen: Array<unknown> = []
-      const record = (error: unknown) => seen.push(error)
-      process.on("unhandledRejection", record)
-      process.on("uncaughtException", record)
-      return { seen, record }
-    }),
-    ({ seen }) => Effect.map(self, (value) => ({ value, seen })),
-    ({ record }) =>
-      // Give a late 'error' event one turn of the event loop to surface.
-      Effect.sleep("20 millis").pipe(
-        Effect.zipRight(
-          Effect.sync(() => {
-            process.off("unhandledRejection", record)
-            process.off("uncaughtException", record)
-          })
-        )
-      )
-  )
+import { sh, groupMembers, isAlive, layer, tempDir, timed, unhandledDuring } from "./support.js"
 
 const MiB = 1024 * 1024
 

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process"
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -145,3 +146,68 @@ export const timed = <A, E, R>(self: Effect.Effect<A, E, R>) =>
 export const repoRoot = join(here, "..", "..", "..")
 
 export const fixtures = join(here, "fixtures")
+
+/** `sh -c script` with `args` as `$1`, `$2`, ... */
+export const sh = (script: string, ...args: ReadonlyArray<string>) => Command.make("sh", "-c", script, "sh", ...args)
+
+/** Records unhandled rejections and uncaught exceptions while an effect runs. */
+export const unhandledDuring = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => {
+      const seen: Array<unknown> = []
+      const record = (error: unknown) => seen.push(error)
+      process.on("unhandledRejection", record)
+      process.on("uncaughtException", record)
+      return { seen, record }
+    }),
+    ({ seen }) => Effect.map(self, (value) => ({ value, seen })),
+    ({ record }) =>
+      // Give a late 'error' event a few turns of the event loop to surface.
+      Effect.sleep("20 millis").pipe(
+        Effect.zipRight(
+          Effect.sync(() => {
+            process.off("unhandledRejection", record)
+            process.off("uncaughtException", record)
+          })
+        )
+      )
+  )
+
+/**
+ * Runs a fixture script under `node --import tsx` with plain `node:child_process` (not Tether), killed
+ * with its whole process tree's leader when the scope closes if it is still running.
+ */
+export const spawnFixture = (name: string, args: ReadonlyArray<string>) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const child = spawn(process.execPath, ["--import", "tsx", join(fixtures, name), ...args], {
+        cwd: repoRoot,
+        stdio: ["pipe", "pipe", "pipe"]
+      })
+      let stderr = ""
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+      const firstLine = Effect.async<string, Error>((resume) => {
+        let out = ""
+        const onData = (chunk: Buffer) => {
+          out += chunk.toString()
+          if (out.includes("\n")) {
+            child.stdout.off("data", onData)
+            resume(Effect.succeed(out.slice(0, out.indexOf("\n"))))
+          }
+        }
+        child.stdout.on("data", onData)
+        child.once("exit", () => resume(Effect.fail(new Error(`fixture exited before printing: ${stderr}`))))
+      })
+      const exited = Effect.async<{ code: number | null; signal: string | null }>((resume) => {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          return resume(Effect.succeed({ code: child.exitCode, signal: child.signalCode }))
+        }
+        child.once("exit", (code, signal) => resume(Effect.succeed({ code, signal })))
+      })
+      return { child, firstLine, exited, stderr: () => stderr }
+    }),
+    ({ child }) =>
+      Effect.sync(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+      })
+  )
