@@ -6,6 +6,7 @@ import * as Hash from "effect/Hash"
 import { NodeInspectSymbol } from "effect/Inspectable"
 import { pipeArguments } from "effect/Pipeable"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type * as Command from "../Command.js"
 import type { CommandError } from "../CommandError.js"
 import * as ExitStatus from "../ExitStatus.js"
@@ -156,6 +157,18 @@ export const combine = (pipeline: Pipeline.Pipeline, stages: ReadonlyArray<Proce
 }
 
 /**
+ * The output of a stage as the next stage's input. When the next stage stops reading before the end,
+ * the writer gets SIGPIPE, as it would from a kernel pipe whose reader has gone.
+ */
+const upstream = (previous: Process.Process) => {
+  let ended = false
+  return previous.stdout.pipe(
+    Stream.onEnd(Effect.sync(() => (ended = true))),
+    Stream.ensuring(Effect.suspend(() => (ended ? Effect.void : previous.kill("SIGPIPE"))))
+  )
+}
+
+/**
  * Starts a pipeline with nothing but a backend's `start` for single commands: each stage's stdout is a
  * pipe the parent reads and copies into the next stage's stdin. Bytes pass through JavaScript, so a
  * backend that can connect processes directly (the Node executor, with OS pipes) does better; fakes and
@@ -171,7 +184,7 @@ export const startThroughStreams =
       for (const [i, stage] of pipeline.stages.entries()) {
         const previous = stages[i - 1]
         const wired = withDefaults(stage, {
-          stdin: previous === undefined ? stage.stdin : Stdio.fromStream(previous.stdout),
+          stdin: previous === undefined ? stage.stdin : Stdio.fromStream(upstream(previous)),
           stdout: i < pipeline.stages.length - 1 ? Stdio.pipe : stage.stdout
         })
         stages.push(yield* start(wired))

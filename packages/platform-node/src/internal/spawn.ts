@@ -162,12 +162,12 @@ export const start = (
 
     // Spawn, with the files its stdio names open only until the child holds its own copies.
     const runtime = yield* Effect.runtime<never>()
-    const child = yield* Effect.acquireUseRelease(
+    const spawned = yield* Effect.acquireUseRelease(
       openFiles(shown, command),
       (files) => spawnChild(command, shown, { env, cwd, file, argv, files }),
       (files) => Effect.sync(() => closeFiles(files))
     )
-    return yield* manage(command, shown, child, runtime)
+    return yield* manage(command, shown, spawned, runtime)
   })
 
 interface SpawnInput {
@@ -178,8 +178,23 @@ interface SpawnInput {
   readonly files: Map<number, number>
 }
 
+/**
+ * A child and its exit, watched from the moment it is spawned: a fast child can exit before the fiber
+ * that spawned it runs again, and its "exit" event must not be missed.
+ */
+interface Spawned {
+  readonly child: ChildProcess.ChildProcess
+  status: ExitStatus.ExitStatus | undefined
+  readonly onExit: Array<(status: ExitStatus.ExitStatus) => void>
+}
+
+const whenExited = (spawned: Spawned, f: (status: ExitStatus.ExitStatus) => void) => {
+  if (spawned.status !== undefined) f(spawned.status)
+  else spawned.onExit.push(f)
+}
+
 const spawnChild = (command: Command.Command, shown: string, input: SpawnInput) =>
-  Effect.async<ChildProcess.ChildProcess, CommandError.CommandError>((resume) => {
+  Effect.async<Spawned, CommandError.CommandError>((resume) => {
     const { merge, stdio } = stdioArray(command, input.files)
     const [file, args, argv0] = merge
       ? ["/bin/sh", ["-c", mergeScript, input.file, ...input.argv.slice(1)], "sh"]
@@ -193,7 +208,12 @@ const spawnChild = (command: Command.Command, shown: string, input: SpawnInput) 
     }
     const onSpawn = () => {
       child.off("error", onError)
-      resume(Effect.succeed(child))
+      const spawned: Spawned = { child, status: undefined, onExit: [] }
+      child.once("exit", (code, signal) => {
+        spawned.status = statusOf(code, signal)
+        for (const f of spawned.onExit) f(spawned.status)
+      })
+      resume(Effect.succeed(spawned))
     }
     const onError = (error: NodeJS.ErrnoException) => {
       child.off("spawn", onSpawn)
@@ -208,13 +228,9 @@ const spawnChild = (command: Command.Command, shown: string, input: SpawnInput) 
  * Wraps a spawned child into a `Process` and registers its stop in the current scope: the kill signal
  * to the group, the grace period, SIGKILL, the reap, then whatever is left of the group, then every fd.
  */
-const manage = (
-  command: Command.Command,
-  shown: string,
-  child: ChildProcess.ChildProcess,
-  runtime: Runtime.Runtime<never>
-) =>
+const manage = (command: Command.Command, shown: string, spawned: Spawned, runtime: Runtime.Runtime<never>) =>
   Effect.gen(function* () {
+    const child = spawned.child
     const pid = child.pid!
     const startedAt = Date.now()
     const exit = yield* Deferred.make<ExitStatus.ExitStatus>()
@@ -245,9 +261,8 @@ const manage = (
       }
     }
 
-    child.once("exit", (code, signal) => {
+    whenExited(spawned, (status) => {
       exited = true
-      const status = statusOf(code, signal)
       for (const pipe of outputs) pipe.leaderExited()
       Deferred.unsafeDone(exit, Effect.succeed(status))
       Runtime.runFork(runtime)(
@@ -316,7 +331,8 @@ const manage = (
               problems: ["Process.stdin needs stdin set to Stdio.pipe"]
             })
           )
-        : Sink.forEach((chunk: Uint8Array | string) => write(stdinSocket, chunk)).pipe(
+        : Sink.forEachWhile((chunk: Uint8Array | string) => write(stdinSocket, chunk)).pipe(
+            Sink.ignoreLeftover,
             Sink.mapEffect(() => end(stdinSocket))
           )
 

@@ -52,9 +52,15 @@ export class OutputPipe {
     this.waiting = true
     this.socket.resume()
     if (this.socket.readableEnded || this.socket.destroyed) onEnd()
+    // A consumer that stops reading closes the pipe, as a reader that exits does in a shell: the child
+    // gets EPIPE (or SIGPIPE) instead of blocking on a pipe nobody will drain.
+    // The close waits a turn of the event loop so that an early-stopping consumer can first do what a
+    // kernel pipe would (signal the writer with SIGPIPE): a closed socketpair tells the writer
+    // ECONNRESET instead, which looks like a failure.
     return Effect.sync(() => {
       this.socket.off("data", onData)
       this.socket.pause()
+      setImmediate(() => this.close())
     })
   }, 2)
 
@@ -125,18 +131,20 @@ export class TailPipe {
 }
 
 /**
- * Writes one chunk, waiting while the socket's buffer is full. A child that has closed its end (EPIPE)
- * is not an error: what it did not read is dropped, and its exit status tells the story.
+ * Writes one chunk, waiting while the socket's buffer is full. Returns `false` once the child has closed
+ * its end (EPIPE): that is not an error, what it did not read is dropped, its exit status tells the story,
+ * and the writer stops, so that a producer upstream learns of it too (as `yes` does in `yes | head`).
  */
-export const write = (socket: Writable, chunk: Uint8Array | string): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
-    if (socket.destroyed || socket.writableEnded) return resume(Effect.void)
-    if (socket.write(chunk)) return resume(Effect.void)
+export const write = (socket: Writable, chunk: Uint8Array | string): Effect.Effect<boolean> =>
+  Effect.async<boolean>((resume) => {
+    const open = () => !socket.destroyed && !socket.writableEnded
+    if (!open()) return resume(Effect.succeed(false))
+    if (socket.write(chunk)) return resume(Effect.succeed(true))
     const done = () => {
       socket.off("drain", done)
       socket.off("close", done)
       socket.off("error", done)
-      resume(Effect.void)
+      resume(Effect.sync(open))
     }
     socket.on("drain", done)
     socket.on("close", done)
@@ -156,7 +164,7 @@ export const end = (socket: Writable): Effect.Effect<void> =>
 
 /** Writes a whole stream to the child, then end of file. */
 export const pump = (socket: Writable, stream: Stream.Stream<Uint8Array | string, unknown>) =>
-  Stream.runForEach(stream, (chunk) => write(socket, chunk)).pipe(
+  Stream.runForEachWhile(stream, (chunk) => write(socket, chunk)).pipe(
     Effect.catchAllCause((cause) =>
       Effect.logWarning("tether: the stream feeding a child's input failed; its input was closed", cause)
     ),
