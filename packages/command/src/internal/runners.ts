@@ -179,6 +179,17 @@ const collect = (
 const drain = (stream: Stream.Stream<Uint8Array, CommandError.CommandError>) =>
   Stream.runDrain(stream).pipe(Effect.ignore, Effect.forkScoped)
 
+/**
+ * Drains the piped stderr of every pipeline stage before the last: a runner returns only the last
+ * stage's streams, and an unread pipe would block its writer forever.
+ */
+const drainInnerStderr = (process: Process.Process) =>
+  Effect.forEach(
+    process.stages.slice(0, -1),
+    (stage) => (pipeline.last(stage.command).stderr?._tag === "Pipe" ? drain(stage.stderr) : Effect.void),
+    { discard: true }
+  )
+
 /** Ends a piped stdin that no one will write to, so that the child sees end of file. */
 const closeStdin = (process: Process.Process) =>
   pipeline.first(process.command).stdin?._tag === "Pipe"
@@ -232,6 +243,7 @@ const capture = <A>(
         yield* closeStdin(process)
         if (!wants.stdout && last.stdout?._tag === "Pipe") yield* drain(process.stdout)
         if (!wants.stderr && last.stderr?._tag === "Pipe") yield* drain(process.stderr)
+        yield* drainInnerStderr(process)
         const empty = Effect.succeed(new Uint8Array(0))
         const [stdout, stderr] = yield* Effect.all(
           [
@@ -312,6 +324,7 @@ export const stream = (target: Target): Stream.Stream<Uint8Array, CommandError.C
       const process = yield* start(pipeline.withOutput(target, { stdout: Stdio.pipe }))
       yield* closeStdin(process)
       if (last.stderr?._tag === "Pipe") yield* drain(process.stderr)
+      yield* drainInnerStderr(process)
       const limit = last.maxOutput ?? Infinity
       let total = 0
       const limited =
