@@ -129,10 +129,12 @@ export const failures = (statuses: ReadonlyArray<ExitStatus.ExitStatus>): Readon
 export const combine = (pipeline: Pipeline.Pipeline, stages: ReadonlyArray<Process.Process>): Process.Process => {
   const head = stages[0]!
   const tail = stages[stages.length - 1]!
-  const wait = Effect.map(
+  // The stage that answers for the pipeline, once every stage has exited.
+  const deciding = Effect.map(
     Effect.forEach(stages, (stage) => stage.wait, { concurrency: "unbounded" }),
-    (statuses) => statuses[failures(statuses)[0] ?? statuses.length - 1]!
+    (statuses) => stages[failures(statuses)[0] ?? statuses.length - 1]!
   )
+  const wait = Effect.flatMap(deciding, (stage) => stage.wait)
   return {
     [Process.TypeId]: Process.TypeId,
     pid: tail.pid,
@@ -143,9 +145,7 @@ export const combine = (pipeline: Pipeline.Pipeline, stages: ReadonlyArray<Proce
     stderr: tail.stderr,
     fd: tail.fd,
     wait,
-    exitCode: Effect.flatMap(wait, (status) =>
-      status._tag === "Exited" ? Effect.succeed(status.code) : Effect.flatMap(tail.exitCode, () => Effect.succeed(-1))
-    ),
+    exitCode: Effect.flatMap(deciding, (stage) => stage.exitCode),
     kill: (signal) => Effect.forEach(stages, (stage) => stage.kill(signal), { discard: true }),
     stop: Effect.forEach(stages, (stage) => stage.stop, { concurrency: "unbounded", discard: true }),
     isRunning: Effect.map(
