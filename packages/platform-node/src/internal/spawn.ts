@@ -128,8 +128,14 @@ const stdioArray = (command: Command.Command, files: Map<number, number>) => {
   return { stdio: stdio as Array<NodeStdio>, merge }
 }
 
-/** `sh` runs the program with stderr duplicated onto stdout; `$0` is the program, never parsed. */
-const mergeScript = 'exec "$0" "$@" 2>&1'
+/**
+ * `sh` runs the program with stderr duplicated onto stdout; `$0` is the program, never parsed. The shell
+ * exports a PWD of its own making, so the script puts back the child's (as `$1`) or unsets it.
+ */
+const mergeArgs = (file: string, args: ReadonlyArray<string>, env: Record<string, string>) =>
+  env.PWD === undefined
+    ? ["-c", 'unset PWD; exec "$0" "$@" 2>&1', file, ...args]
+    : ["-c", 'PWD=$1; export PWD; shift; exec "$0" "$@" 2>&1', file, env.PWD, ...args]
 
 const statusOf = (code: number | null, signal: NodeJS.Signals | null): ExitStatus.ExitStatus =>
   code !== null ? ExitStatus.Exited({ code }) : ExitStatus.Signaled({ signal: signal ?? "UNKNOWN", coreDumped: false })
@@ -197,7 +203,7 @@ const spawnChild = (command: Command.Command, shown: string, input: SpawnInput) 
   Effect.async<Spawned, CommandError.CommandError>((resume) => {
     const { merge, stdio } = stdioArray(command, input.files)
     const [file, args, argv0] = merge
-      ? ["/bin/sh", ["-c", mergeScript, input.file, ...input.argv.slice(1)], "sh"]
+      ? ["/bin/sh", mergeArgs(input.file, input.argv.slice(1), input.env), "sh"]
       : [input.file, input.argv.slice(1), input.argv[0]!]
     let child: ChildProcess.ChildProcess
     try {
