@@ -5,13 +5,16 @@
  * unexpected, and a recorded one that does not run again is unmet.
  *
  * The fixture file holds, for each run, `command` (as `Command.toString` shows it), `argv`, `stdin`,
- * `stdout`, `stderr` (text, or `{ "base64": ... }` for bytes that are not UTF-8) and `status` (an
- * `ExitStatus` as JSON, or `null` when the process had not ended when recording stopped). A `Redacted`
+ * `stdout`, `stderr` (text, or `{ "base64": ... }` for bytes that are not UTF-8), `status` (an
+ * `ExitStatus` as JSON, or `null` when the process had not ended when recording stopped) and `stopped`
+ * (`true` when the caller stopped it while it ran: a timeout, an interruption, a scope closed early, a
+ * kill with its kill signal or `SIGKILL`; replay then runs it until it is killed again). A `Redacted`
  * argument is stored as `null`, never as its value, and replay accepts any secret in its place.
  *
  * What is recorded of stdout and stderr is what the caller read: a stream set to `/dev/null` or a file
  * records nothing. Unset stderr records its kept tail. Arguments are matched exactly, so commands whose
- * argv holds a path that changes from run to run (a fresh temporary directory) do not replay.
+ * argv holds a path that changes from run to run (a fresh temporary directory) do not replay. A pipeline
+ * is recorded stage by stage: under the recorder its stages are connected through streams, not OS pipes.
  *
  * @since 0.1.0
  */
@@ -69,6 +72,7 @@ interface Entry {
   readonly stderr: Array<Uint8Array>
   tail: string
   status: ExitStatus.ExitStatus | undefined
+  stopped: boolean
 }
 
 const toRun = (entry: Entry): FixtureRun => ({
@@ -77,14 +81,15 @@ const toRun = (entry: Entry): FixtureRun => ({
   stdin: fixture.encodeBytes(concat(entry.stdin)),
   stdout: fixture.encodeBytes(concat(entry.stdout)),
   stderr: fixture.encodeBytes(entry.stderr.length > 0 ? concat(entry.stderr) : toBytes(entry.tail)),
-  status: fixture.encodeStatus(entry.status)
+  status: fixture.encodeStatus(entry.status),
+  stopped: entry.stopped
 })
 
 /** Wraps an executor so that each run is kept in `entries`, in the order the runs started. */
 const recorder = (inner: Service, entries: Array<Entry>): Service => ({
   start: (command) =>
     Effect.gen(function* () {
-      const entry: Entry = { command, stdin: [], stdout: [], stderr: [], tail: "", status: undefined }
+      const entry: Entry = { command, stdin: [], stdout: [], stderr: [], tail: "", status: undefined, stopped: false }
       const keep = (chunks: Array<Uint8Array>) => (chunk: Uint8Array | string) =>
         Effect.sync(() => void chunks.push(toBytes(chunk)))
 
@@ -104,6 +109,13 @@ const recorder = (inner: Service, entries: Array<Entry>): Service => ({
 
       const process = yield* inner.start(started)
       entries.push(entry)
+      const stopping = Effect.flatMap(process.isRunning, (running) =>
+        Effect.sync(() => {
+          entry.stopped ||= running
+        })
+      )
+      // Added after the executor's own finalizer, so it runs first and sees whether the process still ran.
+      yield* Effect.addFinalizer(() => stopping)
       // A daemon fiber: the status is known only once the process exits, after its own scope stopped it.
       yield* Effect.forkDaemon(
         Effect.flatMap(Effect.exit(process.wait), (exit) =>
@@ -124,7 +136,12 @@ const recorder = (inner: Service, entries: Array<Entry>): Service => ({
           Effect.sync(() => {
             entry.tail = text
           })
-        )
+        ),
+        kill: (signal) =>
+          signal === undefined || signal === "SIGKILL" || signal === command.killSignal
+            ? Effect.zipRight(stopping, process.kill(signal))
+            : process.kill(signal),
+        stop: Effect.zipRight(stopping, process.stop)
       }
     })
 })
@@ -169,7 +186,7 @@ const expectationOf = (run: FixtureRun): Expectation.Expectation => {
     Expectation.stderr(fixture.decodeBytes(run.stderr)),
     Expectation.expectStdin(decode([fixture.decodeBytes(run.stdin)]))
   )
-  if (run.status === null) expectation = Expectation.neverExits(expectation)
+  if (run.status === null || run.stopped) expectation = Expectation.neverExits(expectation)
   else if (run.status._tag === "Exited") expectation = Expectation.exit(expectation, run.status.code)
   else expectation = Expectation.signal(expectation, run.status.signal)
   return expectation

@@ -24,7 +24,8 @@ export const FixtureRun = Schema.Struct({
   stdin: Bytes,
   stdout: Bytes,
   stderr: Bytes,
-  status: Status
+  status: Status,
+  stopped: Schema.Boolean
 })
 
 /** @internal */
