@@ -123,8 +123,8 @@ export const check = (process: Process.Process, stdout: string): Effect.Effect<v
   Effect.gen(function* () {
     const status = yield* process.wait
     if (process.stages.length === 0) {
-      const error = failureOf(show(process.command), status, stdout, yield* process.stderrTail)
-      return error === undefined ? undefined : yield* Effect.fail(error)
+      if (status._tag === "Exited" && status.code === 0) return
+      return yield* Effect.fail(failureOf(show(process.command), status, stdout, yield* process.stderrTail)!)
     }
     const statuses = yield* Effect.forEach(process.stages, (stage) => stage.wait)
     const failed = pipeline.failures(statuses)
@@ -271,9 +271,8 @@ export const status = (target: Target) =>
 export const exitCode = (target: Target) =>
   capture("exitCode", target, { stdout: false, stderr: false }, ({ process }) =>
     Effect.flatMap(process.wait, (status) =>
-      status._tag === "Exited"
-        ? Effect.succeed(status.code)
-        : Effect.flatMap(process.stderrTail, (tail) => Effect.fail(signalError(show(target), status, "", tail)))
+      // Death by a signal always fails `check`, whose error names the stage of a pipeline that died.
+      status._tag === "Exited" ? Effect.succeed(status.code) : Effect.as(check(process, ""), -1)
     )
   )
 
