@@ -331,11 +331,12 @@ const manage = (command: Command.Command, shown: string, spawned: Spawned, runti
     const stdinSocket = command.stdin?._tag === "Pipe" ? (child.stdin ?? undefined) : undefined
     const stdinSink: Sink.Sink<void, Uint8Array | string, never, CommandError.CommandError> =
       stdinSocket === undefined
-        ? Sink.fail(
-            new CommandError.InvalidCommand({
-              command: shown,
-              problems: ["Process.stdin needs stdin set to Stdio.pipe"]
-            })
+        ? Sink.failSync(
+            () =>
+              new CommandError.InvalidCommand({
+                command: shown,
+                problems: ["Process.stdin needs stdin set to Stdio.pipe"]
+              })
           )
         : Sink.forEachWhile((chunk: Uint8Array | string) => write(stdinSocket, chunk)).pipe(
             Sink.ignoreLeftover,
