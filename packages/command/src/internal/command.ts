@@ -33,17 +33,40 @@ export const commonEnv: ReadonlyArray<string> = [
   "TMPDIR"
 ]
 
-const arrayEquals = (a: ReadonlyArray<unknown>, b: ReadonlyArray<unknown>): boolean =>
-  a.length === b.length && a.every((x, i) => Equal.equals(x, b[i]))
+const dataPrototype = Object.getPrototypeOf(Data.struct({}))
+
+/**
+ * The plain records of `fds`, `passFds` and `limits`, and `Data` values such as a `Stdio`: compared field
+ * by field here, because `Equal.equals` compares plain objects, and the bytes of a feed, by reference.
+ */
+const isRecord = (u: unknown): u is Readonly<Record<string, unknown>> => {
+  if (typeof u !== "object" || u === null) return false
+  const proto = Object.getPrototypeOf(u)
+  return proto === Object.prototype || proto === dataPrototype
+}
 
 const fieldEquals = (a: unknown, b: unknown): boolean => {
-  if (Array.isArray(a) && Array.isArray(b)) return arrayEquals(a, b)
-  if (a instanceof Uint8Array && b instanceof Uint8Array) return arrayEquals(Array.from(a), Array.from(b))
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => fieldEquals(x, b[i]))
+  if (a instanceof Uint8Array && b instanceof Uint8Array) return a.length === b.length && a.every((x, i) => x === b[i])
+  if (isRecord(a) && isRecord(b)) {
+    const names = Object.keys(a)
+    return names.length === Object.keys(b).length && names.every((name) => name in b && fieldEquals(a[name], b[name]))
+  }
   return Equal.equals(a, b)
 }
 
 const fieldHash = (value: unknown): number => {
   if (Array.isArray(value)) return Hash.array(value.map(fieldHash))
+  // Equal bytes must hash alike; the length and the first bytes are enough for that.
+  if (value instanceof Uint8Array)
+    return Hash.combine(Hash.number(value.length))(Hash.array(Array.from(value.subarray(0, 64))))
+  if (isRecord(value)) {
+    return Hash.array(
+      Object.keys(value)
+        .sort()
+        .map((name) => Hash.combine(Hash.string(name))(fieldHash(value[name])))
+    )
+  }
   if (value === undefined) return Hash.hash("undefined")
   return Hash.hash(value)
 }
