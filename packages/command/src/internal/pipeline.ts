@@ -1,11 +1,13 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Equal from "effect/Equal"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
 import { dual } from "effect/Function"
 import * as Hash from "effect/Hash"
 import { NodeInspectSymbol } from "effect/Inspectable"
 import { pipeArguments } from "effect/Pipeable"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Command from "../Command.js"
 import type { CommandError } from "../CommandError.js"
@@ -157,6 +159,22 @@ export const combine = (pipeline: Pipeline.Pipeline, stages: ReadonlyArray<Proce
 }
 
 /**
+ * Starts the stages of a pipeline in a scope of their own inside the caller's: they are stopped with the
+ * caller's scope, or at once when a later stage fails to start (or the start is interrupted), so that a
+ * failed start leaves no stage running for as long as the caller's scope lives.
+ */
+const allOrNone = <A, E, R>(
+  startStages: Effect.Effect<A, E, R | Scope.Scope>
+): Effect.Effect<A, E, Exclude<R, Scope.Scope> | Scope.Scope> =>
+  Effect.gen(function* () {
+    const stages = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+    return yield* startStages.pipe(
+      Scope.extend(stages),
+      Effect.onError((cause) => Scope.close(stages, Exit.failCause(cause)))
+    )
+  })
+
+/**
  * The output of a stage as the next stage's input. When the next stage stops reading before the end,
  * the writer gets SIGPIPE, as it would from a kernel pipe whose reader has gone.
  */
@@ -179,15 +197,17 @@ export const startThroughStreams =
     start: (command: Command.Command) => Effect.Effect<Process.Process, CommandError, Scope.Scope>
   ): ((pipeline: Pipeline.Pipeline) => Effect.Effect<Process.Process, CommandError, Scope.Scope>) =>
   (pipeline) =>
-    Effect.gen(function* () {
-      const stages: Array<Process.Process> = []
-      for (const [i, stage] of pipeline.stages.entries()) {
-        const previous = stages[i - 1]
-        const wired = withDefaults(stage, {
-          stdin: previous === undefined ? stage.stdin : Stdio.fromStream(upstream(previous)),
-          stdout: i < pipeline.stages.length - 1 ? Stdio.pipe : stage.stdout
-        })
-        stages.push(yield* start(wired))
-      }
-      return combine(pipeline, stages)
-    })
+    allOrNone(
+      Effect.gen(function* () {
+        const stages: Array<Process.Process> = []
+        for (const [i, stage] of pipeline.stages.entries()) {
+          const previous = stages[i - 1]
+          const wired = withDefaults(stage, {
+            stdin: previous === undefined ? stage.stdin : Stdio.fromStream(upstream(previous)),
+            stdout: i < pipeline.stages.length - 1 ? Stdio.pipe : stage.stdout
+          })
+          stages.push(yield* start(wired))
+        }
+        return combine(pipeline, stages)
+      })
+    )

@@ -9,7 +9,9 @@ import type * as Pipeline from "@tether/command/Pipeline"
 import type * as Process from "@tether/command/Process"
 import * as Stdio from "@tether/command/Stdio"
 import * as Effect from "effect/Effect"
-import type * as Scope from "effect/Scope"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
 import { start } from "./spawn.js"
 
 interface OsPipe {
@@ -80,10 +82,23 @@ const makePipes = (shown: string, count: number): Effect.Effect<Array<OsPipe>, C
 /**
  * Starts every stage in its own process group, stage `i`'s stdout and stage `i + 1`'s stdin being the
  * two ends of one OS pipe, so the bytes between stages never reach JavaScript.
+ *
+ * The stages and pipes live in a scope of their own inside the caller's: when a later stage fails to
+ * start, those already started are stopped (and the pipes closed) at once, not when the caller's scope
+ * ends.
  */
 export const startPipeline = (
   pipeline: Pipeline.Pipeline
 ): Effect.Effect<Process.Process, CommandError.CommandError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const stages = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+    return yield* connect(pipeline).pipe(
+      Scope.extend(stages),
+      Effect.onError((cause) => Scope.close(stages, Exit.failCause(cause)))
+    )
+  })
+
+const connect = (pipeline: Pipeline.Pipeline): Effect.Effect<Process.Process, CommandError.CommandError, Scope.Scope> =>
   Effect.gen(function* () {
     const shown = pipeline.stages.map(Command.toString).join(" | ")
     const pipes = yield* makePipes(shown, pipeline.stages.length - 1).pipe(Effect.option)
