@@ -206,8 +206,11 @@ const captureProblem = (target: Target, name: "stdout" | "stderr", runner: strin
 
 const invalid = (target: Target, problems: ReadonlyArray<string | undefined>) => {
   const found = problems.filter((p): p is string => p !== undefined)
+  // The value's own faults join the runner's, so that one InvalidCommand names every problem.
   return found.length > 0
-    ? Effect.fail(new CommandError.InvalidCommand({ command: show(target), problems: found }))
+    ? Effect.fail(
+        new CommandError.InvalidCommand({ command: show(target), problems: [...pipeline.validate(target), ...found] })
+      )
     : Effect.void
 }
 
