@@ -183,7 +183,8 @@ export const fromMatcher: (matcher: Matcher) => Expectation = internal.fromMatch
 
 /**
  * Writes to stdout, after `delay` when given. Where the bytes go follows the command's setting: its
- * `Process.stdout` stream for a pipe, a file for `Stdio.file`, nowhere for `/dev/null`.
+ * `Process.stdout` stream for a pipe, the file for `Stdio.file`, the test process's own stdout for
+ * `Stdio.inherit`, that fd for `Stdio.fd`, nowhere for `/dev/null` (the default).
  *
  * @since 0.1.0
  * @category behaviour

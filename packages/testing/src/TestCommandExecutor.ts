@@ -56,7 +56,8 @@ export interface Options {
   /**
    * Commands must come in the order of the expectations. An expectation may be used up to its maximum
    * number of times before moving on, and skipped once it has run its minimum. Default `false`: any
-   * expectation with uses left serves, the first in the list that matches.
+   * expectation with uses left serves, the first in the list that matches. Commands started concurrently
+   * start in no fixed order: leave their expectations unordered.
    */
   readonly ordered?: boolean | undefined
   /**

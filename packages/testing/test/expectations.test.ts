@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs"
 import { Command, ExitStatus, Stdio } from "@tether/command"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
@@ -328,7 +329,7 @@ describe("layerEffect", () => {
 })
 
 describe("runs", () => {
-  it.effect("records each run's expectation, stdin, signals and status as Data values", () =>
+  it.effect("records each run's expectation, stdin, signals and status, under a pid no real process can have", () =>
     Effect.gen(function* () {
       yield* Command.run(Command.make("tee", "/dev/null").pipe(Command.feed("hello")))
       const [run] = yield* TestCommandExecutor.runs
@@ -337,6 +338,7 @@ describe("runs", () => {
       expect(run!.signals).toEqual([])
       expect(Equal.equals(run!.status, Option.some(ExitStatus.Exited({ code: 0 })))).toBe(true)
       expect(run!.pid).toBeGreaterThan(4_194_304)
+      expect(existsSync(`/proc/${run!.pid}`)).toBe(false)
     }).pipe(Effect.provide(TestCommandExecutor.layer([Expectation.argv("tee", "/dev/null")])))
   )
 })

@@ -271,6 +271,30 @@ describe("stopping", () => {
     )
   )
 
+  it.effect("closing the scope of a fake that ignores the kill signal sends SIGKILL after the grace period", () =>
+    Effect.gen(function* () {
+      const closing = yield* Effect.fork(
+        Effect.scoped(Command.start(Command.make("stubborn").pipe(Command.gracePeriod("10 seconds"))))
+      )
+      yield* settle
+      expect((yield* lastRun).signals).toEqual(["SIGTERM"])
+      yield* TestClock.adjust("9 seconds")
+      yield* settle
+      expect((yield* lastRun).status).toEqual(Option.none())
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(closing)
+      const run = yield* lastRun
+      expect(run.signals).toEqual(["SIGTERM", "SIGKILL"])
+      expect(run.status).toEqual(Option.some(ExitStatus.Signaled({ signal: "SIGKILL", coreDumped: false })))
+    }).pipe(
+      Effect.provide(
+        TestCommandExecutor.layer([
+          Expectation.argv("stubborn").pipe(Expectation.ignoreSignal("SIGTERM"), Expectation.neverExits)
+        ])
+      )
+    )
+  )
+
   it.effect("interrupting the fiber that runs a fake kills it, as an interruption", () =>
     Effect.gen(function* () {
       const fiber = yield* Effect.fork(Command.run(Command.make("sleep", "infinity")))

@@ -277,7 +277,13 @@ export const start = (
     const stop = Effect.gen(function* () {
       if (record.status !== undefined) return
       yield* deliver(command.killSignal)
-      const inTime = yield* Deferred.await(exit).pipe(Effect.timeout(command.gracePeriod), Effect.option)
+      // Scope finalizers run uninterruptibly: unless the wait may be cut short, the timeout would wait for
+      // it, and a fake that ignores the kill signal would never get SIGKILL.
+      const inTime = yield* Deferred.await(exit).pipe(
+        Effect.interruptible,
+        Effect.timeout(command.gracePeriod),
+        Effect.option
+      )
       if (Option.isNone(inTime)) {
         yield* deliver("SIGKILL")
         yield* Deferred.await(exit)
