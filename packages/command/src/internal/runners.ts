@@ -2,6 +2,7 @@ import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -12,7 +13,7 @@ import type * as ExitStatus from "../ExitStatus.js"
 import type * as Pipeline from "../Pipeline.js"
 import type * as Process from "../Process.js"
 import * as Stdio from "../Stdio.js"
-import { toString as commandToString } from "./command.js"
+import { argv, toString as commandToString } from "./command.js"
 import * as pipeline from "./pipeline.js"
 
 type Target = Command.Command | Pipeline.Pipeline
@@ -58,13 +59,46 @@ export const start = (
       return yield* new CommandError.InvalidCommand({ command: show(target), problems })
     }
     const executor = yield* CommandExecutor
-    const process = pipeline.isPipeline(target)
-      ? yield* (executor.startPipeline ?? pipeline.startThroughStreams(executor.start))(target)
-      : yield* executor.start(target)
+    const process = yield* (
+      pipeline.isPipeline(target)
+        ? (executor.startPipeline ?? pipeline.startThroughStreams(executor.start))(target)
+        : executor.start(target)
+    ).pipe(Effect.mapError(hideSecrets(target)))
     yield* Effect.annotateCurrentSpan("tether.pid", process.pid)
     const timeout = pipeline.timeout(target)
     return timeout === undefined ? process : yield* withTimeout(process, timeout)
   })
+
+/**
+ * A backend reports what it tried (the path a redacted program resolved to, the PATH it searched, the
+ * system's message) in plain text: the values of the target's secrets are masked there too.
+ */
+const hideSecrets = (target: Target) => {
+  const secrets = (pipeline.isPipeline(target) ? target.stages : [target])
+    .flatMap((command) => [
+      ...argv(command),
+      ...command.env.flatMap((entry) => (entry._tag === "Set" ? [entry.value] : []))
+    ])
+    .flatMap((arg) => (Redacted.isRedacted(arg) && Redacted.value(arg).length > 0 ? [Redacted.value(arg)] : []))
+  const mask = (text: string) => secrets.reduce((masked, secret) => masked.split(secret).join("<redacted>"), text)
+  return (error: CommandError.CommandError): CommandError.CommandError => {
+    if (secrets.length === 0) return error
+    switch (error._tag) {
+      case "CommandNotFound":
+        return new CommandError.CommandNotFound({
+          command: error.command,
+          program: mask(error.program),
+          searched: error.searched.map(mask)
+        })
+      case "PermissionDenied":
+        return new CommandError.PermissionDenied({ command: error.command, path: mask(error.path) })
+      case "SpawnError":
+        return new CommandError.SpawnError({ command: error.command, code: error.code, reason: mask(error.reason) })
+      default:
+        return error
+    }
+  }
+}
 
 /** Stops the process once the timeout passes; from then on `wait` fails with `TimeoutError`. */
 const withTimeout = (process: Process.Process, timeout: Duration.Duration) =>
