@@ -148,7 +148,8 @@ export const repoRoot = join(here, "..", "..", "..")
 export const fixtures = join(here, "fixtures")
 
 /** `sh -c script` with `args` as `$1`, `$2`, ... */
-export const sh = (script: string, ...args: ReadonlyArray<string>) => Command.make("sh", "-c", script, "sh", ...args)
+export const sh = (script: string, ...args: ReadonlyArray<Command.Arg>) =>
+  Command.make("sh", "-c", script, "sh", ...args)
 
 /** Records unhandled rejections and uncaught exceptions while an effect runs. */
 export const unhandledDuring = <A, E, R>(self: Effect.Effect<A, E, R>) =>
