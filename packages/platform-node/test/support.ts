@@ -212,3 +212,21 @@ export const spawnFixture = (name: string, args: ReadonlyArray<string>) =>
         if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
       })
   )
+
+/** Live processes whose command line holds `word` as one of its arguments, wherever they are reparented. */
+export const processesWith = (word: string): Array<number> => {
+  const found: Array<number> = []
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const args = readFileSync(`/proc/${name}/cmdline`, "utf8").split("\0")
+      if (args.includes(word) && isAlive(Number(name))) found.push(Number(name))
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return found
+}
+
+/** A sleep duration no other test uses, so that its processes can be found by their command line. */
+export const uniqueSleep = (seconds: number) => `${seconds}.${String(process.pid).padStart(7, "0")}${Date.now() % 1000}`
