@@ -78,7 +78,7 @@ const runOnce = (scenario: Scenario, library: Library): Promise<Outcome> =>
     const child = spawn(
       process.execPath,
       ["--import", "tsx", runnerPath, scenario.kind, library, String(scenario.size)],
-      { cwd: packageDir, detached: true, stdio: ["ignore", "pipe", "pipe"] }
+      { cwd: packageDir, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...scenario.env } }
     )
     const pgid = child.pid!
     let stdout = ""

@@ -9,7 +9,8 @@ import { NotYet, type Adapter, type Kind } from "./adapter.js"
 /**
  * What a runner prints. `ms` is the measured duration (the median of the samples for per-call kinds),
  * `maxRss` the peak resident set of the whole runner in bytes, `rssBefore` its resident set just before
- * the measured work began.
+ * the measured work began. CPU time is counted too: unlike wall time, it hardly moves when other work
+ * shares the machine.
  *
  * @since 0.1.0
  * @category models
@@ -21,6 +22,8 @@ export type Report =
       readonly samples: ReadonlyArray<number>
       readonly maxRss: number
       readonly rssBefore: number
+      /** CPU time (user + system) of the runner process during the work, in milliseconds per call or run. */
+      readonly cpu: number
     }
   | { readonly status: "cannot" | "wrong" | "failed"; readonly reason: string }
 
@@ -92,13 +95,16 @@ const main = async (kind: Kind, library: Library, size: number): Promise<Report>
     const warm = await measure(adapter, kind, warmUpSize[kind](size))
     if (typeof warm === "string") return { status: "wrong", reason: warm }
     const rssBefore = process.memoryUsage.rss()
+    const cpuBefore = process.cpuUsage()
     const begin = performance.now()
     const result = await measure(adapter, kind, size)
     const elapsed = performance.now() - begin
+    const cpuUsed = process.cpuUsage(cpuBefore)
     if (typeof result === "string") return { status: "wrong", reason: result }
     const maxRss = process.resourceUsage().maxRSS * 1024
     const ms = result.length > 0 ? [...result].sort((a, b) => a - b)[result.length >> 1]! : elapsed
-    return { status: "ok", ms, samples: result, maxRss, rssBefore }
+    const cpu = (cpuUsed.user + cpuUsed.system) / 1000 / Math.max(1, result.length)
+    return { status: "ok", ms, samples: result, maxRss, rssBefore, cpu }
   } catch (error) {
     if (error instanceof NotYet) return { status: "cannot", reason: "not yet" }
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error)

@@ -26,6 +26,8 @@ export interface Scenario {
   readonly libraries: ReadonlyArray<Library>
   /** Whether the row's peak RSS is shown in the memory table. */
   readonly memory: boolean
+  /** Environment variables set for every runner of the row. */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 const MiB = 1024 * 1024
@@ -54,14 +56,15 @@ export const peers: ReadonlyArray<Library> = [
 export const full: ReadonlyArray<Scenario> = [
   {
     id: "spawn",
-    title: "spawn+wait `true` (median of 300 × rounds)",
+    title: "spawn+wait `true`, Tether's exec helper off (median of 300 × rounds)",
     kind: "spawn",
     size: 300,
     rounds: 3,
     bound: 60,
     reference: "child_process",
     libraries: peers,
-    memory: false
+    memory: false,
+    env: { TETHER_EXEC_HELPER: "0" }
   },
   {
     id: "helper",
@@ -172,7 +175,7 @@ export const full: ReadonlyArray<Scenario> = [
  */
 export const quick: ReadonlyArray<Scenario> = full.map((scenario) => {
   const smaller: Partial<Record<string, { size: number; title: string }>> = {
-    spawn: { size: 100, title: "spawn+wait `true` (median of 100)" },
+    spawn: { size: 100, title: "spawn+wait `true`, Tether's exec helper off (median of 100)" },
     helper: { size: 100, title: "spawn+wait `true` through the exec helper (median of 100)" },
     concurrent: { size: 500, title: "500 × `true`, 16 at a time" },
     lines: { size: 1_000_000, title: "streamLines, 1 M lines of `seq`" },

@@ -39,12 +39,21 @@ type Ok = Extract<Outcome, { status: "ok" }>
 export const medians = (
   kind: Kind,
   cell: Cell
-): { readonly ms: number; readonly maxRss: number; readonly growth: number; readonly runs: number } | undefined => {
+):
+  | {
+      readonly ms: number
+      readonly cpu: number
+      readonly maxRss: number
+      readonly growth: number
+      readonly runs: number
+    }
+  | undefined => {
   const ok = cell.outcomes.filter((o): o is Ok => o.status === "ok")
   if (ok.length === 0) return undefined
   const perCall = kind === "spawn" || kind === "helper" || kind === "kill"
   return {
     ms: perCall ? median(ok.flatMap((o) => o.samples)) : median(ok.map((o) => o.ms)),
+    cpu: median(ok.map((o) => o.cpu)),
     maxRss: median(ok.map((o) => o.maxRss)),
     growth: median(ok.map((o) => o.maxRss - o.rssBefore)),
     runs: ok.length
@@ -76,6 +85,20 @@ export const timeCell = (scenario: Scenario, cell: Cell | undefined, reference: 
   const base = reference === undefined ? undefined : medians(scenario.kind, reference)
   const ratio = base === undefined ? "" : ` (${formatRatio(value.ms, base.ms)})`
   return withProblem(`${formatMillis(value.ms)}${ratio}`, cell)
+}
+
+/**
+ * The text of one cell of the CPU table: the runner's CPU time per call or per run, with its ratio.
+ *
+ * @since 0.1.0
+ * @category summary
+ */
+export const cpuCell = (scenario: Scenario, cell: Cell | undefined, reference: Cell | undefined): string => {
+  if (cell === undefined) return ""
+  const value = medians(scenario.kind, cell)
+  if (value === undefined) return problemOf(cell) ?? ""
+  const base = reference === undefined ? undefined : medians(scenario.kind, reference)
+  return `${formatMillis(value.cpu)}${base === undefined ? "" : ` (${formatRatio(value.cpu, base.cpu)})`}`
 }
 
 /**
@@ -237,6 +260,11 @@ export const summarize = (input: Input): string => {
       ...libraries.map((l) => timeCell(scenario, row.get(l), reference))
     ]
   })
+  const cpuRows = input.scenarios.map((scenario) => {
+    const row = input.cells.get(scenario.id)!
+    const reference = row.get(scenario.reference)
+    return [scenario.title, ...libraries.map((l) => cpuCell(scenario, row.get(l), reference))]
+  })
   const memoryRows = input.scenarios
     .filter((s) => s.memory)
     .map((scenario) => {
@@ -260,6 +288,10 @@ export const summarize = (input: Input): string => {
     "## Time (median; ratio of times to the reference, lower is better)",
     "",
     markdownTable(["scenario", ...libraries], timeRows),
+    "",
+    "## CPU time of the parent (user + system per call or per run; ratio to the same reference)",
+    "",
+    markdownTable(["scenario", ...libraries], cpuRows),
     "",
     "## Memory (peak RSS of the runner process, and in brackets its growth during the measured work)",
     "",

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import type { Scenario } from "../src/scenarios.js"
-import { medians, memoryCell, timeCell, type Cell } from "../src/summary.js"
+import { cpuCell, medians, memoryCell, timeCell, type Cell } from "../src/summary.js"
 
 const scenario: Scenario = {
   id: "capture-1M",
@@ -14,8 +14,8 @@ const scenario: Scenario = {
   memory: true
 }
 
-const ok = (ms: number, maxRss = 100 * 2 ** 20, rssBefore = 80 * 2 ** 20) =>
-  ({ status: "ok", ms, samples: [], maxRss, rssBefore }) as const
+const ok = (ms: number, maxRss = 100 * 2 ** 20, rssBefore = 80 * 2 ** 20, cpu = ms / 2) =>
+  ({ status: "ok", ms, samples: [], maxRss, rssBefore, cpu }) as const
 
 const cell = (...outcomes: Cell["outcomes"]): Cell => ({ outcomes, stopped: false })
 
@@ -50,6 +50,12 @@ describe("cells", () => {
   it("keeps the good runs and names the failure that stopped the rest", () => {
     expect(timeCell(scenario, cell(ok(20), { status: "crashed", reason: "exit 1" }), reference)).toBe(
       "20.0 ms (2.00x); then crashed (exit 1)"
+    )
+  })
+
+  it("shows CPU time with its ratio to the reference's", () => {
+    expect(cpuCell(scenario, cell(ok(30, undefined, undefined, 12)), cell(ok(10, undefined, undefined, 4)))).toBe(
+      "12.0 ms (3.00x)"
     )
   })
 
