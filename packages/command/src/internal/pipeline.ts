@@ -176,13 +176,14 @@ const allOrNone = <A, E, R>(
 
 /**
  * The output of a stage as the next stage's input. When the next stage stops reading before the end,
- * the writer gets SIGPIPE, as it would from a kernel pipe whose reader has gone.
+ * the writer gets SIGPIPE, as it would from a kernel pipe whose reader has gone. An interrupted copy is
+ * no such thing: the pipeline is being stopped, and each stage gets its own kill signal and grace period.
  */
 const upstream = (previous: Process.Process) => {
   let ended = false
   return previous.stdout.pipe(
     Stream.onEnd(Effect.sync(() => (ended = true))),
-    Stream.ensuring(Effect.suspend(() => (ended ? Effect.void : previous.kill("SIGPIPE"))))
+    Stream.ensuringWith((exit) => (ended || !Exit.isSuccess(exit) ? Effect.void : previous.kill("SIGPIPE")))
   )
 }
 
