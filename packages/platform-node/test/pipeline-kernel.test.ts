@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { Command, CommandError, CommandExecutor, ExitStatus, Pipeline, Stdio } from "@tether/command"
 import { NodeCommandExecutor } from "@tether/platform-node"
@@ -211,6 +211,38 @@ describe.each(executors)("stopping a pipeline $name stops every stage's process 
       )
       expect(head._tag).toBe("Some")
       const pids = [Number(readFileSync(first, "utf8")), Number(readFileSync(second, "utf8"))]
+      expect(pids.filter(isAlive)).toEqual([])
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  )
+
+  it.live("with each stage's own kill signal, so that a stage can clean up", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const pid = join(dir, "pid")
+      const cleaned = join(dir, "cleaned")
+      const cleanup = sh(`trap 'echo done > ${cleaned}; exit 0' USR1; echo $$ > ${pid}; sleep 30 & wait`).pipe(
+        Command.killSignal("SIGUSR1")
+      )
+      const fiber = yield* Effect.fork(Command.run(Pipeline.make(cleanup, Command.make("cat"))))
+      yield* readPid(pid)
+      yield* Fiber.interrupt(fiber)
+      expect(yield* eventually(() => existsSync(cleaned))).toBe(true)
+      expect(readFileSync(cleaned, "utf8")).toBe("done\n")
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  )
+
+  it.live("when the last stage's output passes maxOutput, failing with OutputLimitError", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const { files, pipeline } = sleepers(dir, 2)
+      const flood = Pipeline.make(
+        pipeline.stages[0]!,
+        sh(`echo $$ > ${files[1]}; exec yes`).pipe(Command.maxOutput(1000))
+      )
+      const fiber = yield* Effect.fork(Effect.flip(Command.string(flood)))
+      const error = yield* Fiber.join(fiber)
+      expect(error).toBeInstanceOf(CommandError.OutputLimitError)
+      const pids = yield* Effect.forEach(files, readPid)
       expect(pids.filter(isAlive)).toEqual([])
     }).pipe(Effect.scoped, Effect.provide(layer))
   )

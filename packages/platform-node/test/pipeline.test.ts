@@ -96,6 +96,17 @@ describe.each(executors)("pipelines $name", ({ layer }) => {
       }).pipe(Effect.provide(layer))
     )
 
+    it.live("twenty pipelines started at once all end: no stage holds another pipeline's pipe open", () =>
+      Effect.gen(function* () {
+        const yesHead = Pipeline.make(Command.make("yes"), Command.make("head", "-n", "1"))
+        const outs = yield* Effect.all(
+          Array.from({ length: 20 }, () => Command.string(yesHead)),
+          { concurrency: "unbounded" }
+        ).pipe(Effect.timeout("20 seconds"))
+        expect(outs).toEqual(Array.from({ length: 20 }, () => "y\n"))
+      }).pipe(Effect.provide(layer))
+    )
+
     it.live("SIGPIPE of the last stage is a failure", () =>
       Effect.gen(function* () {
         const error = yield* Effect.flip(Command.run(Pipeline.make(Command.make("true"), sh("kill -PIPE $$"))))
