@@ -1,5 +1,5 @@
 import * as ChildProcess from "node:child_process"
-import { closeSync, constants, mkdtempSync, openSync, rmSync, unlinkSync } from "node:fs"
+import { closeSync, constants, mkdtempSync, openSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as Command from "@tether/command/Command"
@@ -35,34 +35,48 @@ const closeEnd = (pipe: OsPipe, end: "read" | "write") => {
 const makePipes = (shown: string, count: number): Effect.Effect<Array<OsPipe>, CommandError.SpawnError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.async<Array<OsPipe>, CommandError.SpawnError>((resume) => {
-      const dir = mkdtempSync(join(tmpdir(), "tether-pipe-"))
+      const fail = (cause: unknown) => {
+        const e = cause as NodeJS.ErrnoException
+        resume(
+          Effect.fail(
+            new CommandError.SpawnError({
+              command: shown,
+              code: String(e.code ?? "EPIPE"),
+              reason: `cannot make pipes between stages: ${e.message}`
+            })
+          )
+        )
+      }
+      let dir: string
+      try {
+        dir = mkdtempSync(join(tmpdir(), "tether-pipe-"))
+      } catch (cause) {
+        return fail(cause)
+      }
       const names = Array.from({ length: count }, (_, i) => join(dir, String(i)))
       ChildProcess.execFile("mkfifo", ["-m", "600", ...names], (error) => {
+        const pipes: Array<OsPipe> = []
         try {
           if (error) throw error
-          resume(
-            Effect.succeed(
-              names.map((name) => {
-                const both = openSync(name, constants.O_RDWR)
-                const read = openSync(name, constants.O_RDONLY)
-                const write = openSync(name, constants.O_WRONLY)
-                closeSync(both)
-                unlinkSync(name)
-                return { read, write }
-              })
-            )
-          )
+          for (const name of names) {
+            const both = openSync(name, constants.O_RDWR)
+            const pipe: OsPipe = { read: undefined, write: undefined }
+            pipes.push(pipe)
+            try {
+              pipe.read = openSync(name, constants.O_RDONLY)
+              pipe.write = openSync(name, constants.O_WRONLY)
+            } finally {
+              closeSync(both)
+            }
+          }
+          resume(Effect.succeed(pipes))
         } catch (cause) {
-          const e = cause as NodeJS.ErrnoException
-          resume(
-            Effect.fail(
-              new CommandError.SpawnError({
-                command: shown,
-                code: String(e.code ?? "EPIPE"),
-                reason: `cannot make pipes between stages: ${e.message}`
-              })
-            )
-          )
+          // Running out of fds halfway must not leak the pipes already opened.
+          for (const pipe of pipes) {
+            closeEnd(pipe, "read")
+            closeEnd(pipe, "write")
+          }
+          fail(cause)
         } finally {
           rmSync(dir, { recursive: true, force: true })
         }
