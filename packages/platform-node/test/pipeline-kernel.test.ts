@@ -95,6 +95,44 @@ describe("the bytes between stages never pass through JavaScript", () => {
   )
 })
 
+describe("when OS pipes cannot be made, the Node executor connects the stages through streams", () => {
+  /** Sets an environment variable of this (test) process for the rest of the scope. */
+  const withEnv = (name: string, value: string) =>
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        const saved = process.env[name]
+        process.env[name] = value
+        return saved
+      }),
+      (saved) =>
+        Effect.sync(() => {
+          if (saved === undefined) delete process.env[name]
+          else process.env[name] = saved
+        })
+    )
+
+  const sleepThenCat = Pipeline.make(Command.make("/bin/sleep", "5"), Command.make("/bin/cat"))
+  const yesHead = Pipeline.make(Command.make("/usr/bin/yes"), Command.make("/usr/bin/head", "-n", "1"))
+
+  it.scopedLive("without mkfifo on PATH", () =>
+    Effect.gen(function* () {
+      yield* withEnv("PATH", "/nonexistent-tether-bin")
+      const process = yield* Command.start(sleepThenCat)
+      expect(readlinkSync(`/proc/${process.stages[0]!.pid}/fd/1`)).toMatch(/^socket:/)
+      expect(yield* Command.string(yesHead)).toBe("y\n")
+    }).pipe(Effect.provide(native))
+  )
+
+  it.scopedLive("when the temporary directory does not exist", () =>
+    Effect.gen(function* () {
+      yield* withEnv("TMPDIR", "/nonexistent-tether-tmp")
+      const process = yield* Command.start(sleepThenCat)
+      expect(readlinkSync(`/proc/${process.stages[0]!.pid}/fd/1`)).toMatch(/^socket:/)
+      expect(yield* Command.string(yesHead)).toBe("y\n")
+    }).pipe(Effect.provide(native))
+  )
+})
+
 describe("Process for a pipeline", () => {
   it.scopedLive("stages gives every stage's pid, each leading its own process group", () =>
     Effect.gen(function* () {
