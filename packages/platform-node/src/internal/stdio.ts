@@ -8,12 +8,19 @@ import * as Stream from "effect/Stream"
 export const drainIdleMillis = 100
 
 /**
+ * How long a pipe is still read after the leader exited, counting only the time spent waiting for data:
+ * a descendant that holds the pipe and keeps writing to it must not hold the caller forever either. What
+ * the leader itself wrote is never cut off, since it waits in the pipe for a consumer that is busy.
+ */
+export const drainMaxMillis = 1000
+
+/**
  * The parent's end of an output pipe, read as a `Stream` with backpressure (the socket is paused while
  * the consumer is busy, so the kernel pipe fills and the child waits, rather than Node buffering).
  *
  * The end of the stream is end of file, or, once the leader has exited, a silence of
- * `drainIdleMillis` while the consumer is waiting: a background grandchild that inherited the pipe must
- * not hold the caller forever.
+ * `drainIdleMillis` while the consumer is waiting, or `drainMaxMillis` of waiting in all: a background
+ * grandchild that inherited the pipe must not hold the caller forever.
  */
 export class OutputPipe {
   private lastData = Date.now()
@@ -66,9 +73,14 @@ export class OutputPipe {
 
   /** Called when the leader exits: from now on a silence ends the stream. */
   leaderExited(): void {
+    let waited = 0
     const check = () => {
       if (this.done || this.socket.destroyed) return
-      if (this.waiting && Date.now() - this.lastData >= drainIdleMillis) return this.close()
+      if (this.waiting) {
+        if (Date.now() - this.lastData >= drainIdleMillis) return this.close()
+        waited += drainIdleMillis / 2
+        if (waited >= drainMaxMillis) return this.close()
+      }
       this.idleTimer = setTimeout(check, drainIdleMillis / 2)
     }
     this.lastData = Math.max(this.lastData, Date.now())
@@ -109,9 +121,11 @@ export class TailPipe {
   }
 
   leaderExited(): void {
+    const exitedAt = Date.now()
     const check = () => {
       if (this.socket.destroyed) return
-      if (Date.now() - this.lastData >= drainIdleMillis) return this.close()
+      const now = Date.now()
+      if (now - this.lastData >= drainIdleMillis || now - exitedAt >= drainMaxMillis) return this.close()
       this.idleTimer = setTimeout(check, drainIdleMillis / 2)
     }
     this.idleTimer = setTimeout(check, drainIdleMillis)
