@@ -148,6 +148,42 @@ describe("a background grandchild holding a pipe does not hold the caller", () =
     }).pipe(Effect.provide(layer))
   )
 
+  it.live("string returns while a grandchild holding stdout keeps writing to it", () =>
+    Effect.gen(function* () {
+      const { exit, ms } = yield* timed(
+        Command.string(sh("while :; do echo more; sleep 0.005; done & echo started $!")).pipe(
+          Effect.timeout("10 seconds")
+        )
+      )
+      expect(ms).toBeLessThan(5000)
+      const out = yield* exit
+      const [word, grandchild] = out.split("\n")[0]!.split(" ")
+      expect(word).toBe("started")
+      expect(isAlive(Number(grandchild))).toBe(false)
+    }).pipe(Effect.provide(layer))
+  )
+
+  it.live("run fails promptly while a grandchild holding stderr keeps writing to it", () =>
+    Effect.gen(function* () {
+      const { exit, ms } = yield* timed(
+        Command.run(sh("while :; do echo more >&2; sleep 0.005; done & exit 6")).pipe(Effect.timeout("10 seconds"))
+      )
+      expect(ms).toBeLessThan(5000)
+      expect(yield* Effect.flip(exit)).toMatchObject({ _tag: "ExitCodeError", exitCode: 6 })
+    }).pipe(Effect.provide(layer))
+  )
+
+  it.live("a slow consumer still gets all the leader wrote before it exited", () =>
+    Effect.gen(function* () {
+      // What the leader leaves in the pipe takes the consumer longer to read than the drain limit.
+      const total = yield* Command.stream(Command.make("head", "-c", "300000", "/dev/zero")).pipe(
+        Stream.tap(() => Effect.sleep("400 millis")),
+        Stream.runFold(0, (n, chunk) => n + chunk.length)
+      )
+      expect(total).toBe(300_000)
+    }).pipe(Effect.provide(layer))
+  )
+
   it.live("output returns while a grandchild holds both piped streams", () =>
     Effect.gen(function* () {
       const { exit, ms } = yield* timed(Command.output(sh("sleep 30 & echo out; echo err >&2")))
