@@ -263,6 +263,16 @@ describe("feeding a child that does not read", () => {
     }).pipe(Effect.provide(layer))
   )
 
+  it.live("feeding 8 MiB on fd 3 to a child that never reads it exits 0 with nothing unhandled", () =>
+    Effect.gen(function* () {
+      const { value, seen } = yield* unhandledDuring(
+        Command.exitCode(Command.make("true").pipe(Command.fd(3, Stdio.feed(eightMiB))))
+      )
+      expect(value).toBe(0)
+      expect(seen).toEqual([])
+    }).pipe(Effect.provide(layer))
+  )
+
   it.scopedLive("writing 8 MiB through Process.stdin to a child that exited succeeds", () =>
     Effect.gen(function* () {
       const process = yield* Command.start(Command.make("true").pipe(Command.stdin(Stdio.pipe)))
@@ -293,6 +303,17 @@ describe("a timeout fires whatever stdin is", () => {
       const { exit, ms } = yield* timed(
         Command.run(Command.make("sleep", "10").pipe(Command.stdin(Stdio.file(file)), Command.timeout("1 second")))
       )
+      expect(yield* Effect.flip(exit)).toBeInstanceOf(CommandError.TimeoutError)
+      expect(ms).toBeLessThan(3000)
+    }).pipe(Effect.provide(layer))
+  )
+
+  it.scopedLive("a started cat whose piped stdin nobody closes fails its wait with TimeoutError", () =>
+    Effect.gen(function* () {
+      const process = yield* Command.start(
+        Command.make("cat").pipe(Command.stdin(Stdio.pipe), Command.timeout("300 millis"))
+      )
+      const { exit, ms } = yield* timed(process.wait)
       expect(yield* Effect.flip(exit)).toBeInstanceOf(CommandError.TimeoutError)
       expect(ms).toBeLessThan(3000)
     }).pipe(Effect.provide(layer))
