@@ -40,6 +40,19 @@ const pipeOf = (pid: number | "self", fd: number | string): string | undefined =
 /** Every pipe the parent holds an end of. */
 const parentPipes = (): Array<string> => readdirSync("/proc/self/fd").flatMap((fd) => pipeOf("self", fd) ?? [])
 
+/** Live processes running `sleep <duration>`. */
+const sleepsOf = (duration: string): Array<number> =>
+  readdirSync("/proc").flatMap((name) => {
+    if (!/^\d+$/.test(name)) return []
+    try {
+      const argv = readFileSync(`/proc/${name}/cmdline`, "latin1").split("\0")
+      return argv[0] === "sleep" && argv[1] === duration && isAlive(Number(name)) ? [Number(name)] : []
+    } catch {
+      // It ended while we looked.
+      return []
+    }
+  })
+
 /** argv[0] of a running process. */
 const programOf = (pid: number): string => readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0")[0]!
 
@@ -304,6 +317,22 @@ describe.each(executors)("stopping a pipeline $name stops every stage's process 
 })
 
 describe("the parent keeps nothing", () => {
+  it.live("interrupting pipelines at every moment of their start leaves no process and no fd behind", () =>
+    Effect.gen(function* () {
+      const baseline = openFds()
+      // An unusual duration marks this test's sleeps, background ones included, among all processes.
+      const target = Pipeline.make(sh("sleep 5.0417 & exec sleep 5.0417"), Command.make("cat"), sh("exec sleep 5.0417"))
+      yield* Effect.forEach(
+        Array.from({ length: 100 }, (_, i) => i),
+        (i) => Effect.exit(Command.string(target).pipe(Effect.timeout(`${(i % 25) * 200} micros`))),
+        { concurrency: 4, discard: true }
+      )
+      expect(yield* eventually(() => liveChildren().length === 0, 5000)).toBe(true)
+      expect(yield* eventually(() => sleepsOf("5.0417").length === 0, 5000)).toBe(true)
+      expect(yield* eventually(() => openFds() === baseline, 5000)).toBe(true)
+    }).pipe(Effect.provide(native))
+  )
+
   it.live("its fd count returns to the baseline after pipelines that succeed, fail and are interrupted", () =>
     Effect.gen(function* () {
       const baseline = openFds()
