@@ -41,5 +41,9 @@ export const quoteCommandWord = (word: string): string =>
   word.includes("=") || reserved.has(word) ? `'${word.replace(/'/g, `'\\''`)}'` : quoteWord(word)
 
 /** Shows an argument for people: secrets as `<redacted>`. */
-export const showArg = (arg: string | Redacted.Redacted<string>, commandPosition = false): string =>
-  Redacted.isRedacted(arg) ? "<redacted>" : commandPosition ? quoteCommandWord(arg) : quoteWord(arg)
+export const showArg = (arg: string | Redacted.Redacted<string>, commandPosition = false): string => {
+  if (Redacted.isRedacted(arg)) return "<redacted>"
+  // A NUL byte cannot reach a child (the value is invalid); shown raw it would cut logs short.
+  const visible = arg.replace(/\0/g, "\\0")
+  return commandPosition ? quoteCommandWord(visible) : quoteWord(visible)
+}

@@ -13,7 +13,7 @@ import type * as ExitStatus from "../ExitStatus.js"
 import type * as Pipeline from "../Pipeline.js"
 import type * as Process from "../Process.js"
 import * as Stdio from "../Stdio.js"
-import { argv, toString as commandToString } from "./command.js"
+import { argv, daemonize } from "./command.js"
 import * as pipeline from "./pipeline.js"
 
 type Target = Command.Command | Pipeline.Pipeline
@@ -66,8 +66,38 @@ export const start = (
     ).pipe(Effect.mapError(hideSecrets(target)))
     yield* Effect.annotateCurrentSpan("tether.pid", process.pid)
     const timeout = pipeline.timeout(target)
-    return timeout === undefined ? process : yield* withTimeout(process, timeout)
+    const checked = withUnpipedStreams(process)
+    return timeout === undefined ? checked : yield* withTimeout(checked, timeout)
   })
+
+/**
+ * Reading an output the command did not pipe is a mistake, not an empty stream: it fails with
+ * `InvalidCommand` saying which setting to add, as writing to an unpiped stdin does.
+ */
+const withUnpipedStreams = (process: Process.Process): Process.Process => {
+  const last = pipeline.last(process.command)
+  const refuse = (what: string, setting: Stdio.Stdio | undefined, fix: string) =>
+    Stream.fail(
+      new CommandError.InvalidCommand({
+        command: show(process.command),
+        problems: [`${what} is not piped (it goes to ${setting ? Stdio.format(setting) : "/dev/null"}): add ${fix}`]
+      })
+    )
+  const piped = (setting: Stdio.Stdio | undefined) => setting?._tag === "Pipe"
+  return {
+    ...process,
+    stdout: piped(last.stdout)
+      ? process.stdout
+      : refuse("Process.stdout", last.mergeStderr ? undefined : last.stdout, "Command.stdout(Stdio.pipe)"),
+    stderr: piped(last.stderr) ? process.stderr : refuse("Process.stderr", last.stderr, "Command.stderr(Stdio.pipe)"),
+    fd: (n) => {
+      const entry = last.fds.find((e) => e.fd === n)
+      return piped(entry?.stdio)
+        ? process.fd(n)
+        : refuse(`Process.fd(${n})`, entry?.stdio, `Command.fd(${n}, Stdio.pipe)`)
+    }
+  }
+}
 
 /**
  * A backend reports what it tried (the path a redacted program resolved to, the PATH it searched, the
@@ -94,6 +124,12 @@ const hideSecrets = (target: Target) => {
         return new CommandError.PermissionDenied({ command: error.command, path: mask(error.path) })
       case "SpawnError":
         return new CommandError.SpawnError({ command: error.command, code: error.code, reason: mask(error.reason) })
+      // A child may print its own secrets (a password echoed in an error message): the output an error
+      // carries is masked too.
+      case "ExitCodeError":
+        return new CommandError.ExitCodeError({ ...error, stdout: mask(error.stdout), stderr: mask(error.stderr) })
+      case "SignalError":
+        return new CommandError.SignalError({ ...error, stdout: mask(error.stdout), stderr: mask(error.stderr) })
       default:
         return error
     }
@@ -172,7 +208,7 @@ export const check = (process: Process.Process, stdout: string): Effect.Effect<v
     return yield* Effect.fail(
       failureOf(show(stage.command), statuses[index]!, stdout, yield* stage.stderrTail, failure)!
     )
-  })
+  }).pipe(Effect.mapError(hideSecrets(process.command)))
 
 const formatStatus = (status: ExitStatus.ExitStatus) =>
   status._tag === "Exited" ? `exit status ${status.code}` : `signal ${status.signal}`
@@ -319,15 +355,18 @@ export const bytes = (target: Target) =>
     Effect.as(check(process, decode(stdout)), stdout)
   )
 
-/** @internal */
-export const string = (target: Target) =>
-  capture("string", target, { stdout: true, stderr: false }, ({ process, stdout }) => {
+/** stdout as text, for the runners built on it (each named in its errors and span). */
+const text = (runner: string) => (target: Target) =>
+  capture(runner, target, { stdout: true, stderr: false }, ({ process, stdout }) => {
     const text = decode(stdout)
     return Effect.as(check(process, text), text)
   })
 
 /** @internal */
-export const lines = (target: Target) => Effect.map(string(target), splitLines)
+export const string = text("string")
+
+/** @internal */
+export const lines = (target: Target) => Effect.map(text("lines")(target), splitLines)
 
 /** @internal */
 export const output = (target: Target) => {
@@ -345,7 +384,7 @@ export const output = (target: Target) => {
 export const json =
   <A, I>(schema: Schema.Schema<A, I, never>) =>
   (target: Target) =>
-    Effect.flatMap(string(target), (text) =>
+    Effect.flatMap(text("json")(target), (text) =>
       Schema.decodeUnknown(Schema.parseJson(schema))(text).pipe(
         Effect.mapError((cause) => new CommandError.OutputDecodeError({ command: show(target), cause }))
       )
@@ -389,12 +428,28 @@ export const stream = (target: Target): Stream.Stream<Uint8Array, CommandError.C
 /** @internal */
 export const streamLines = (target: Target) => stream(target).pipe(Stream.decodeText(), Stream.splitLines)
 
-/** @internal */
-export const daemon = (target: Command.Command) =>
-  Effect.fail(
-    new CommandError.Unsupported({
-      command: commandToString(target),
-      setting: "Command.daemon",
-      reason: "daemons need the exec helper, which this executor does not provide"
-    })
-  )
+/**
+ * Starts a daemon through the executor's optional `daemon`. Running through `Command.daemon` is what
+ * daemonizes, so the command need not say `Command.daemonize` itself (its pid file does).
+ *
+ * @internal
+ */
+export const daemon = (
+  target: Command.Command
+): Effect.Effect<{ readonly pid: number }, CommandError.CommandError, CommandExecutor> =>
+  Effect.gen(function* () {
+    const command = target.daemonize ? target : daemonize(target)
+    const problems = pipeline.validate(command)
+    if (problems.length > 0) {
+      return yield* new CommandError.InvalidCommand({ command: show(command), problems })
+    }
+    const executor = yield* CommandExecutor
+    if (executor.daemon === undefined) {
+      return yield* new CommandError.Unsupported({
+        command: show(command),
+        setting: "Command.daemon",
+        reason: "this executor cannot start daemons"
+      })
+    }
+    return yield* executor.daemon(command).pipe(Effect.mapError(hideSecrets(command)))
+  }).pipe(span("daemon", target))
