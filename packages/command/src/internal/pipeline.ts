@@ -78,6 +78,9 @@ export const validate = (self: Command.Command | Pipeline.Pipeline): ReadonlyArr
     if (i > 0 && stage.stdin !== undefined) {
       problems.push(`its stdin is set to ${Stdio.format(stage.stdin)}, but it reads the previous stage's output`)
     }
+    if (i < last && stage.maxOutput !== undefined) {
+      problems.push("it has maxOutput, but its output goes to the next stage, not to a runner that captures it")
+    }
     if (i < last && stage.stdout !== undefined) {
       problems.push(`its stdout is set to ${Stdio.format(stage.stdout)}, but it feeds the next stage`)
     }

@@ -115,7 +115,14 @@ export const startPipeline = (
 const connect = (pipeline: Pipeline.Pipeline): Effect.Effect<Process.Process, CommandError.CommandError, Scope.Scope> =>
   Effect.gen(function* () {
     const shown = pipeline.stages.map(Command.toString).join(" | ")
-    const pipes = yield* makePipes(shown, pipeline.stages.length - 1).pipe(Effect.option)
+    const pipes = yield* makePipes(shown, pipeline.stages.length - 1).pipe(
+      Effect.tapError((error) =>
+        Effect.logWarning("tether: no OS pipes for this pipeline; its stages are connected through Node instead").pipe(
+          Effect.annotateLogs({ command: shown, reason: error.reason })
+        )
+      ),
+      Effect.option
+    )
     if (pipes._tag === "None") return yield* CommandExecutor.startThroughStreams(start)(pipeline)
 
     const last = pipeline.stages.length - 1
