@@ -203,6 +203,24 @@ export class OutputDecodeError extends Data.TaggedError("OutputDecodeError")<{
 }
 
 /**
+ * `Command.daemon` found its pid file locked: another process holds it, most often the same daemon,
+ * still running. `pid` is the pid the file names, when it names one.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PidFileLocked extends Data.TaggedError("PidFileLocked")<{
+  readonly command: string
+  readonly path: string
+  readonly pid: number | undefined
+}> {
+  override get message(): string {
+    const holder = this.pid !== undefined ? ` (it names pid ${this.pid})` : ""
+    return `Cannot start (${this.command}): the pid file '${this.path}' is locked by a running process${holder}`
+  }
+}
+
+/**
  * The backend or platform cannot honour a setting of the command. Tether never ignores a setting
  * silently: it fails with this instead.
  *
@@ -234,4 +252,5 @@ export type CommandError =
   | TimeoutError
   | OutputLimitError
   | OutputDecodeError
+  | PidFileLocked
   | Unsupported

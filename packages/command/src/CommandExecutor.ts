@@ -32,6 +32,12 @@ export interface Service {
    * for free, at the cost of copying the bytes through JavaScript.
    */
   readonly startPipeline?: (pipeline: Pipeline) => Effect.Effect<Process, CommandError, Scope.Scope>
+  /**
+   * Starts a validated, daemonized command outside every scope and succeeds with its pid once it runs
+   * (its pid file, when it has one, written and locked). Optional: without it, `Command.daemon` fails
+   * with `Unsupported`.
+   */
+  readonly daemon?: (command: Command) => Effect.Effect<{ readonly pid: number }, CommandError>
 }
 
 /**

@@ -15,7 +15,7 @@ import * as internal from "./internal/spawn.js"
  * @since 0.1.0
  * @category constructors
  */
-export const make: Service = { start: internal.start, startPipeline: pipeline.startPipeline }
+export const make: Service = { start: internal.start, startPipeline: pipeline.startPipeline, daemon: internal.daemon }
 
 /**
  * Provides `CommandExecutor` backed by real processes.

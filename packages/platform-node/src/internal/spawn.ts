@@ -1,5 +1,6 @@
 import * as ChildProcess from "node:child_process"
 import { closeSync, constants, openSync } from "node:fs"
+import { resolve as resolvePath } from "node:path"
 import type { Readable, Writable } from "node:stream"
 import * as Command from "@tether/command/Command"
 import * as CommandError from "@tether/command/CommandError"
@@ -13,6 +14,7 @@ import * as Runtime from "effect/Runtime"
 import * as Sink from "effect/Sink"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Helper from "./helper.js"
 import { checkDirectory, resolveProgram } from "./resolve.js"
 import { OutputPipe, pump, TailPipe, end, write } from "./stdio.js"
 import { signalGroup, sweepGroup, track, untrack } from "./stop.js"
@@ -146,12 +148,19 @@ export const start = (
 ): Effect.Effect<Process.Process, CommandError.CommandError, Scope.Scope> =>
   Effect.gen(function* () {
     const shown = Command.toString(command)
+    const helper = Helper.locate()
     const needsHelper = helperSettings(command)
-    if (needsHelper.length > 0) {
+    if (needsHelper.length > 0 && helper.path === undefined) {
       return yield* new CommandError.Unsupported({
         command: shown,
         setting: needsHelper.map((s) => `Command.${s}`).join(", "),
-        reason: "it needs the exec helper, which is not built or not supported on this platform"
+        reason: helper.reason
+      })
+    }
+    if (command.daemonize) {
+      return yield* new CommandError.InvalidCommand({
+        command: shown,
+        problems: ["a daemonized command outlives every scope: run it with Command.daemon"]
       })
     }
 
@@ -170,7 +179,10 @@ export const start = (
     const runtime = yield* Effect.runtime<never>()
     const spawned = yield* Effect.acquireUseRelease(
       openFiles(shown, command),
-      (files) => spawnChild(command, shown, { env, cwd, file, argv, files }),
+      (files) =>
+        helper.path === undefined
+          ? spawnChild(command, shown, { env, cwd, file, argv, files })
+          : spawnSupervised(command, shown, { env, cwd, file, argv, files }, helper.path),
       (files) => Effect.sync(() => closeFiles(files))
     )
     return yield* manage(command, shown, spawned, runtime)
@@ -188,15 +200,24 @@ interface SpawnInput {
  * A child and its exit, watched from the moment it is spawned: a fast child can exit before the fiber
  * that spawned it runs again, and its "exit" event must not be missed.
  */
-interface Spawned {
-  readonly child: ChildProcess.ChildProcess
-  status: ExitStatus.ExitStatus | undefined
-  readonly onExit: Array<(status: ExitStatus.ExitStatus) => void>
-}
+type Spawned = Helper.Leader
 
 const whenExited = (spawned: Spawned, f: (status: ExitStatus.ExitStatus) => void) => {
   if (spawned.status !== undefined) f(spawned.status)
   else spawned.onExit.push(f)
+}
+
+/**
+ * The child's stdio streams, taken from Node: when a child exits, Node resumes every stdio stream of it
+ * that nobody listens to, discarding the data, and Tether's pipes are read later, at their consumer's
+ * pace (a fast child may have exited before the fiber that spawned it runs again).
+ */
+const takeStdio = (child: ChildProcess.ChildProcess): Array<Readable | Writable | null> => {
+  const streams = [...child.stdio] as Array<Readable | Writable | null>
+  for (let fd = 0; fd < streams.length; fd++) {
+    if ((streams[fd] as Readable | null)?.readable) (child.stdio as Array<unknown>)[fd] = null
+  }
+  return streams
 }
 
 const spawnChild = (command: Command.Command, shown: string, input: SpawnInput) =>
@@ -212,9 +233,23 @@ const spawnChild = (command: Command.Command, shown: string, input: SpawnInput) 
     } catch (error) {
       return resume(Effect.fail(spawnFailure(shown, input.cwd, input.file, error as NodeJS.ErrnoException)))
     }
+    const streams = takeStdio(child)
     const onSpawn = () => {
       child.off("error", onError)
-      const spawned: Spawned = { child, status: undefined, onExit: [] }
+      const pid = child.pid!
+      track(pid)
+      const spawned: Spawned = {
+        child,
+        stdio: streams,
+        pid,
+        status: undefined,
+        onExit: [],
+        signal: (signal) => signalGroup(pid, signal),
+        release: Effect.zipRight(
+          sweepGroup(pid, command.killSignal, command.gracePeriod),
+          Effect.sync(() => untrack(pid))
+        )
+      }
       child.once("exit", (code, signal) => {
         spawned.status = statusOf(code, signal)
         for (const f of spawned.onExit) f(spawned.status)
@@ -223,11 +258,58 @@ const spawnChild = (command: Command.Command, shown: string, input: SpawnInput) 
     }
     const onError = (error: NodeJS.ErrnoException) => {
       child.off("spawn", onSpawn)
-      for (const s of child.stdio) (s as Readable | Writable | null)?.destroy()
+      for (const s of streams) s?.destroy()
       resume(Effect.fail(spawnFailure(shown, input.cwd, input.file, error)))
     }
     child.once("spawn", onSpawn)
     child.once("error", onError)
+  })
+
+/**
+ * Starts the command under the exec helper: Node spawns the supervisor with the command's stdio plus one
+ * fd, the control channel; the supervisor forks the target, which applies the settings and execs.
+ * Merging stderr into a stdout pipe is a dup2 in the target, so no shell is involved.
+ */
+const spawnSupervised = (command: Command.Command, shown: string, input: SpawnInput, helper: string) =>
+  Effect.async<Spawned, CommandError.CommandError>((resume) => {
+    const { merge, stdio } = stdioArray(command, input.files)
+    const control = stdio.length
+    const args = Helper.argumentsOf(command, {
+      control,
+      file: input.file,
+      argv: input.argv,
+      dups: merge ? [[1, 2]] : []
+    })
+    const execFailure = (code: string) =>
+      spawnFailure(shown, input.cwd, input.file, Object.assign(new Error(`exec failed: ${code}`), { code }))
+    let child: ChildProcess.ChildProcess
+    try {
+      child = ChildProcess.spawn(helper, args, {
+        argv0: "tether-exec",
+        cwd: input.cwd,
+        env: input.env,
+        stdio: [...stdio, "pipe"],
+        detached: true
+      })
+    } catch (error) {
+      return resume(Effect.fail(spawnFailure(shown, input.cwd, input.file, error as NodeJS.ErrnoException)))
+    }
+    const streams = takeStdio(child)
+    const destroy = () => {
+      for (const s of streams) s?.destroy()
+    }
+    const onError = (error: NodeJS.ErrnoException) => {
+      destroy()
+      resume(Effect.fail(spawnFailure(shown, input.cwd, input.file, error)))
+    }
+    child.once("error", onError)
+    const cancel = Helper.supervise(child, control, streams, (result) => {
+      child.off("error", onError)
+      if (!("step" in result)) return resume(Effect.succeed(result))
+      destroy()
+      resume(Effect.fail(Helper.failureError(shown, result, { cwd: input.cwd }, execFailure)))
+    })
+    return Effect.ensuring(cancel, Effect.sync(destroy))
   })
 
 /**
@@ -237,16 +319,15 @@ const spawnChild = (command: Command.Command, shown: string, input: SpawnInput) 
 const manage = (command: Command.Command, shown: string, spawned: Spawned, runtime: Runtime.Runtime<never>) =>
   Effect.gen(function* () {
     const child = spawned.child
-    const pid = child.pid!
+    const pid = spawned.pid
     const startedAt = Date.now()
     const exit = yield* Deferred.make<ExitStatus.ExitStatus>()
     let exited = false
-    track(pid)
     // A late error (a failed kill, a closed pipe) must never be an unhandled 'error' event.
     child.on("error", () => {})
 
     const outputs: Array<OutputPipe | TailPipe> = []
-    const pipeOf = (fd: number) => child.stdio[fd] as Readable | null | undefined
+    const pipeOf = (fd: number) => spawned.stdio[fd] as Readable | null | undefined
     const output = (fd: number) => {
       const socket = pipeOf(fd)
       if (!socket) return undefined
@@ -281,12 +362,12 @@ const manage = (command: Command.Command, shown: string, spawned: Spawned, runti
 
     const kill = (signal?: string) =>
       Effect.sync(() => {
-        if (!exited) signalGroup(pid, signal ?? command.killSignal)
+        if (!exited) spawned.signal(signal ?? command.killSignal)
       })
 
     const stop = Effect.gen(function* () {
       if (!exited) {
-        signalGroup(pid, command.killSignal)
+        spawned.signal(command.killSignal)
         // The scope's finalizer runs uninterruptibly; unless the wait may be cut short, the timeout would
         // wait for it and a child that ignores the kill signal would never get SIGKILL.
         const inTime = yield* Deferred.await(exit).pipe(
@@ -295,7 +376,7 @@ const manage = (command: Command.Command, shown: string, spawned: Spawned, runti
           Effect.option
         )
         if (inTime._tag === "None" && !exited) {
-          signalGroup(pid, "SIGKILL")
+          spawned.signal("SIGKILL")
           yield* Deferred.await(exit)
         }
       }
@@ -304,7 +385,7 @@ const manage = (command: Command.Command, shown: string, spawned: Spawned, runti
     // Inputs: a feed or stream is written by a fiber of this scope; a pipe is the caller's sink.
     const inputs: Array<Writable> = []
     const feedInput = (fd: number, stdio: Stdio.Stdio | undefined) => {
-      const socket = child.stdio[fd] as Writable | null | undefined
+      const socket = spawned.stdio[fd] as Writable | null | undefined
       if (!socket || stdio === undefined) return Effect.void
       inputs.push(socket)
       socket.on("error", () => {})
@@ -316,8 +397,7 @@ const manage = (command: Command.Command, shown: string, spawned: Spawned, runti
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
         yield* stop
-        yield* sweepGroup(pid, command.killSignal, command.gracePeriod)
-        untrack(pid)
+        yield* spawned.release
         for (const pipe of outputs) pipe.close()
         for (const socket of inputs) socket.destroy()
         for (const passed of command.passFds) if (passed.closeParent) closeQuietly(passed.fd)
@@ -361,7 +441,7 @@ const manage = (command: Command.Command, shown: string, spawned: Spawned, runti
               new CommandError.SignalError({
                 command: shown,
                 signal: status.signal,
-                coreDumped: false,
+                coreDumped: status.coreDumped,
                 stdout: "",
                 stderr: ""
               })
@@ -382,3 +462,122 @@ const closeQuietly = (fd: number) => {
     // Already closed: closeParent may run both after the spawn and when the scope closes.
   }
 }
+
+/** What a daemon's stdio may be: nothing reads or writes a pipe once `Command.daemon` has returned. */
+const daemonProblems = (command: Command.Command): Array<string> => {
+  const problems: Array<string> = []
+  const check = (what: string, stdio: Stdio.Stdio | undefined) => {
+    if (stdio?._tag === "Pipe" || stdio?._tag === "Feed" || stdio?._tag === "FromStream") {
+      problems.push(`a daemon's ${what} cannot be ${stdio._tag === "Pipe" ? "a pipe" : "fed"}: nothing would be there`)
+    }
+  }
+  check("stdin", command.stdin)
+  check("stdout", command.stdout)
+  check("stderr", command.stderr)
+  for (const entry of command.fds) check(`fd ${entry.fd}`, entry.stdio)
+  if (command.timeout !== undefined) problems.push("a daemon has no timeout: it outlives the call that starts it")
+  return problems
+}
+
+/**
+ * Starts a daemonized command through the exec helper and returns its pid once it runs: the daemon has
+ * written and locked its pid file (when it has one) and exec'd. Its stdio is `/dev/null` unless set;
+ * its working directory is `/` unless set with `Command.cwd`. Once spawned, the start is not undone by
+ * interruption: the daemon is on its own from the first fork.
+ */
+export const daemon = (command: Command.Command): Effect.Effect<{ readonly pid: number }, CommandError.CommandError> =>
+  Effect.gen(function* () {
+    const shown = Command.toString(command)
+    const helper = Helper.locate()
+    if (helper.path === undefined) {
+      const settings = ["daemon", ...helperSettings(command).filter((s) => s !== "daemonize")]
+      return yield* new CommandError.Unsupported({
+        command: shown,
+        setting: settings.map((s) => `Command.${s}`).join(", "),
+        reason: helper.reason
+      })
+    }
+    const problems = daemonProblems(command)
+    if (problems.length > 0) return yield* new CommandError.InvalidCommand({ command: shown, problems })
+
+    const env = Command.environment(command, process.env)
+    const cwd = command.cwd ?? process.cwd()
+    if (command.cwd !== undefined) {
+      const bad = checkDirectory(shown, command.cwd)
+      if (bad) return yield* bad
+    }
+    const argv = Command.argv(command).map(text)
+    const file = resolveProgram(shown, argv[0]!, cwd, env.PATH)
+    if (typeof file !== "string") return yield* file
+    const pidFile = command.pidFile === undefined ? undefined : resolvePath(cwd, command.pidFile)
+
+    const pid = yield* Effect.acquireUseRelease(
+      openFiles(shown, command),
+      (files) => spawnDaemon(command, shown, { env, cwd, file, argv, files }, helper.path, pidFile),
+      (files) => Effect.sync(() => closeFiles(files))
+    )
+    return { pid }
+  }).pipe(
+    Effect.ensuring(
+      Effect.sync(() => {
+        for (const passed of command.passFds) if (passed.closeParent) closeQuietly(passed.fd)
+      })
+    )
+  )
+
+const spawnDaemon = (
+  command: Command.Command,
+  shown: string,
+  input: SpawnInput,
+  helper: string,
+  pidFile: string | undefined
+) =>
+  Effect.async<number, CommandError.CommandError>((resume) => {
+    const { stdio } = stdioArray(command, input.files)
+    // Unset, stderr is /dev/null like the others: no tail is kept for a process nobody waits for.
+    if (command.stderr === undefined && !command.mergeStderr) stdio[2] = "ignore"
+    const control = stdio.length
+    const args = Helper.argumentsOf(command, {
+      control,
+      file: input.file,
+      argv: input.argv,
+      dups: [],
+      dir: command.cwd,
+      daemon: { pidFile }
+    })
+    let child: ChildProcess.ChildProcess
+    try {
+      child = ChildProcess.spawn(helper, args, {
+        argv0: "tether-exec",
+        cwd: input.cwd,
+        env: input.env,
+        stdio: [...stdio, "pipe"],
+        detached: true
+      })
+    } catch (error) {
+      return resume(Effect.fail(spawnFailure(shown, input.cwd, input.file, error as NodeJS.ErrnoException)))
+    }
+    const streams = takeStdio(child)
+    const destroy = () => {
+      for (const s of streams) s?.destroy()
+    }
+    const execFailure = (code: string) =>
+      spawnFailure(shown, input.cwd, input.file, Object.assign(new Error(`exec failed: ${code}`), { code }))
+    const onError = (error: NodeJS.ErrnoException) => {
+      destroy()
+      resume(Effect.fail(spawnFailure(shown, input.cwd, input.file, error)))
+    }
+    child.once("error", onError)
+    child.on("error", () => {})
+    const cancel = Helper.awaitDaemon(child, control, streams, (result) => {
+      child.off("error", onError)
+      destroy()
+      if (typeof result === "number") return resume(Effect.succeed(result))
+      const context = { cwd: command.cwd ?? "/", pidFile }
+      resume(Effect.fail(Helper.failureError(shown, result, context, execFailure)))
+    })
+    return Effect.sync(() => {
+      cancel()
+      destroy()
+    })
+  })
