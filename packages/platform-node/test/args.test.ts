@@ -97,7 +97,7 @@ describe("toString is a faithful shell line", () => {
             }).pipe(Effect.provide(layer))
           )
         ),
-        { numRuns: 100 }
+        { numRuns: 60 }
       )
     )
   )
@@ -116,7 +116,7 @@ describe("toString is a faithful shell line", () => {
             }).pipe(Effect.provide(layer))
           )
         ),
-        { numRuns: 60 }
+        { numRuns: 30 }
       )
     )
   )
