@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync } from "node:fs"
-import { join } from "node:path"
+import { join, relative as relativePath } from "node:path"
 import { Command, CommandError, ExitStatus, Stdio } from "@tether/command"
 import { it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -165,6 +165,15 @@ describe("the working directory", () => {
       const error = yield* Effect.flip(Command.run(Command.make("true").pipe(Command.cwd(file))))
       expect(error).toBeInstanceOf(CommandError.WorkingDirectoryError)
       expect(error).toMatchObject({ directory: file, reason: "not a directory" })
+    }).pipe(Effect.provide(layer))
+  )
+
+  it.scopedLive("a relative working directory is resolved against the parent's", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const relative = relativePath(process.cwd(), dir)
+      const r = yield* report(Command.make(probe).pipe(Command.cwd(relative)))
+      expect(r.cwd).toBe(dir)
     }).pipe(Effect.provide(layer))
   )
 

@@ -65,6 +65,23 @@ describe("runners that return after the exit", () => {
     }).pipe(Effect.provide(layer))
   )
 
+  it.live("output and status fail with TimeoutError when the timeout stops the command", () =>
+    Effect.gen(function* () {
+      const slow = Command.make("sleep", "5").pipe(Command.timeout("50 millis"))
+      expect(yield* Effect.flip(Command.output(slow))).toBeInstanceOf(CommandError.TimeoutError)
+      expect(yield* Effect.flip(Command.status(slow))).toBeInstanceOf(CommandError.TimeoutError)
+      expect(yield* Effect.flip(Command.exitCode(slow))).toBeInstanceOf(CommandError.TimeoutError)
+    }).pipe(Effect.provide(layer))
+  )
+
+  it.live("a command that ends before its timeout is not a timeout", () =>
+    Effect.gen(function* () {
+      expect(yield* Command.string(Command.make("echo", "in time").pipe(Command.timeout("10 seconds")))).toBe(
+        "in time\n"
+      )
+    }).pipe(Effect.provide(layer))
+  )
+
   it.live("output fails with the spawn error when the program cannot start", () =>
     Effect.gen(function* () {
       expect((yield* Effect.flip(Command.output(Command.make("tether-no-such-program"))))._tag).toBe("CommandNotFound")
