@@ -315,6 +315,36 @@ describe("extra fds", () => {
   )
 })
 
+describe("passed fds", () => {
+  it.scopedLive("passFd gives the child the parent's fd under the same number", () =>
+    Effect.gen(function* () {
+      const file = join(yield* tempDir, "passed")
+      const fd = yield* openFd(file, "w")
+      const r = yield* report(Command.make(probe).pipe(Command.passFd(fd)))
+      expect(targetIn(r, fd)).toBe(file)
+      expect(fstatSync(fd).isFile()).toBe(true)
+    }).pipe(Effect.provide(layer))
+  )
+
+  it.scopedLive("passFd with closeParent closes the parent's copy once the child has started", () =>
+    Effect.gen(function* () {
+      const file = join(yield* tempDir, "passed")
+      const fd = openSync(file, "w")
+      const r = yield* report(Command.make(probe).pipe(Command.passFd(fd, { closeParent: true })))
+      expect(targetIn(r, fd)).toBe(file)
+      // The number may already hold something else; it must not hold the passed file.
+      const now = (() => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`)
+        } catch {
+          return undefined
+        }
+      })()
+      expect(now).not.toBe(file)
+    }).pipe(Effect.provide(layer))
+  )
+})
+
 describe("mergeStderr", () => {
   const interleaved = sh("echo 1; echo 2 >&2; echo 3; echo 4 >&2")
 
