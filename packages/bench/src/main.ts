@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { spawn } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
 import { dirname, join } from "node:path"
@@ -123,6 +123,26 @@ const versionOf = (name: string): string => {
   }
 }
 
+/** The commit measured, and whether Tether's sources differed from it. */
+const tetherRevision = (): string => {
+  const git = (...args: Array<string>) =>
+    execFileSync("git", args, { cwd: packageDir, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim()
+  try {
+    const commit = git("rev-parse", "--short", "HEAD")
+    const dirty = git(
+      "status",
+      "--porcelain",
+      "--",
+      "../command/src",
+      "../platform-node/src",
+      "../platform-node/native"
+    )
+    return dirty.length > 0 ? `${commit} with uncommitted changes to Tether's sources` : commit
+  } catch {
+    return "unknown"
+  }
+}
+
 const describeOutcome = (outcome: Outcome): string => {
   if (outcome.status !== "ok") return `${outcome.status}: ${outcome.reason}`
   const ms = outcome.ms
@@ -171,6 +191,7 @@ const main = async () => {
     tinyexec: versionOf("tinyexec")
   }
   const machine = {
+    tether: tetherRevision(),
     cpus: os.availableParallelism(),
     cpuModel: os.cpus()[0]?.model ?? "?",
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),

@@ -82,7 +82,7 @@ export const full: ReadonlyArray<Scenario> = [
     title: "2000 × `true`, 16 at a time",
     kind: "concurrent",
     size: 2000,
-    rounds: 3,
+    rounds: 2,
     bound: 90,
     reference: "child_process",
     libraries: peers,

@@ -119,6 +119,7 @@ export const memoryCell = (scenario: Scenario, cell: Cell | undefined): string =
  * @category models
  */
 export interface Machine {
+  readonly tether: string
   readonly cpus: number
   readonly cpuModel: string
   readonly memoryGiB: number
@@ -282,7 +283,7 @@ export const summarize = (input: Input): string => {
     `- Load average before/after: ${m.loadBefore.map((n) => n.toFixed(2)).join(" ")} / ${m.loadAfter
       .map((n) => n.toFixed(2))
       .join(" ")}`,
-    `- Libraries: ${versions}`,
+    `- Tether at ${m.tether}; ${versions}`,
     `- Started ${m.began}, took ${m.minutes.toFixed(1)} min`,
     "",
     "## Time (median; ratio of times to the reference, lower is better)",
