@@ -157,9 +157,10 @@ describe("a background grandchild holding a pipe does not hold the caller", () =
       )
       expect(ms).toBeLessThan(5000)
       const out = yield* exit
-      const [word, grandchild] = out.split("\n")[0]!.split(" ")
-      expect(word).toBe("started")
-      expect(isAlive(Number(grandchild))).toBe(false)
+      // The grandchild may write before the leader does.
+      const started = out.split("\n").find((line) => line.startsWith("started "))
+      expect(started).toBeDefined()
+      expect(isAlive(Number(started!.split(" ")[1]))).toBe(false)
     }).pipe(Effect.provide(layer))
   )
 
