@@ -5,7 +5,7 @@
 // more than the rest of a spawn), then linked statically, then dynamically; the first build that
 // succeeds is kept.
 import { spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -33,18 +33,23 @@ const variants = [
 let failed = false
 for (const source of readdirSync(here).filter((name) => name.endsWith(".c"))) {
   const target = join(out, source.slice(0, -2))
-  rmSync(target, { force: true })
+  // Built under a private name and renamed into place: a running test may be executing the old one.
+  const scratch = `${target}.${process.pid}`
   const errors = []
   for (const flags of variants) {
-    const result = spawnSync(compiler, [...common, ...flags, "-o", target, join(here, source)], { encoding: "utf8" })
-    if (result.status === 0 && existsSync(target)) {
+    const result = spawnSync(compiler, [...common, ...flags, "-o", scratch, join(here, source)], { encoding: "utf8" })
+    if (result.status === 0 && existsSync(scratch)) {
       errors.length = 0
       if (result.stderr) process.stderr.write(result.stderr)
+      renameSync(scratch, target)
       break
     }
-    errors.push(result.error ? String(result.error) : result.stderr)
+    errors.push(result.error ? `${String(result.error)}\n` : result.stderr)
   }
+  rmSync(scratch, { force: true })
   if (errors.length > 0) {
+    // An older build would not match this version's protocol: without a new one, none.
+    rmSync(target, { force: true })
     failed = true
     process.stderr.write(errors[errors.length - 1] ?? "")
     console.warn(`tether: could not build ${source} with ${compiler}; settings that need it will be Unsupported`)
