@@ -73,6 +73,36 @@ describe("fds", () => {
     }).pipe(Effect.provide(layer))
   )
 
+  it.scopedLive("closeParent closes the parent's fd once: a file that takes its number later is left alone", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const passed = openSync(join(dir, "passed"), "w")
+      const reopened = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const process = yield* Command.start(Command.make(probe).pipe(Command.passFd(passed, { closeParent: true })))
+          yield* process.wait
+          // The number is free again, so the next open takes it.
+          const reopened = openSync(join(dir, "later"), "w")
+          expect(reopened).toBe(passed)
+          return reopened
+        })
+      )
+      yield* Effect.addFinalizer(() => Effect.sync(() => closeSync(reopened)))
+      expect(readlinkSync(`/proc/self/fd/${reopened}`)).toBe(join(dir, "later"))
+    }).pipe(Effect.provide(layer))
+  )
+
+  it.scopedLive("closeParent closes the parent's fd when the command never runs", () =>
+    Effect.gen(function* () {
+      const passed = openSync(join(yield* tempDir, "passed"), "w")
+      const error = yield* Effect.flip(
+        Command.run(Command.make("/nonexistent/program").pipe(Command.passFd(passed, { closeParent: true })))
+      )
+      expect(error).toBeInstanceOf(CommandError.CommandNotFound)
+      expect(() => fstatSync(passed)).toThrow()
+    }).pipe(Effect.provide(layer))
+  )
+
   it.live("mergeStderr makes fd 2 the very pipe fd 1 is", () =>
     Effect.gen(function* () {
       const r = yield* report(Command.make(probe).pipe(Command.mergeStderr))

@@ -186,6 +186,15 @@ export const start = (
       (files) => Effect.sync(() => closeFiles(files))
     )
     return yield* manage(command, shown, spawned, runtime)
+  }).pipe(Effect.ensuring(closeParents(command)))
+
+/**
+ * `passFd(fd, { closeParent: true })`: the parent's fd is closed once, when the child holds its copy or
+ * will never run. Once only: by a later close, the number may name another file of this process.
+ */
+const closeParents = (command: Command.Command) =>
+  Effect.sync(() => {
+    for (const passed of command.passFds) if (passed.closeParent) closeQuietly(passed.fd)
   })
 
 interface SpawnInput {
@@ -400,10 +409,8 @@ const manage = (command: Command.Command, shown: string, spawned: Spawned, runti
         yield* spawned.release
         for (const pipe of outputs) pipe.close()
         for (const socket of inputs) socket.destroy()
-        for (const passed of command.passFds) if (passed.closeParent) closeQuietly(passed.fd)
       }).pipe(Effect.uninterruptible)
     )
-    for (const passed of command.passFds) if (passed.closeParent) closeQuietly(passed.fd)
 
     yield* feedInput(0, command.stdin)
     for (const entry of command.fds) yield* feedInput(entry.fd, entry.stdio)
@@ -459,7 +466,7 @@ const closeQuietly = (fd: number) => {
   try {
     closeSync(fd)
   } catch {
-    // Already closed: closeParent may run both after the spawn and when the scope closes.
+    // Already closed by the caller.
   }
 }
 
@@ -517,13 +524,7 @@ export const daemon = (command: Command.Command): Effect.Effect<{ readonly pid: 
       (files) => Effect.sync(() => closeFiles(files))
     )
     return { pid }
-  }).pipe(
-    Effect.ensuring(
-      Effect.sync(() => {
-        for (const passed of command.passFds) if (passed.closeParent) closeQuietly(passed.fd)
-      })
-    )
-  )
+  }).pipe(Effect.ensuring(closeParents(command)))
 
 const spawnDaemon = (
   command: Command.Command,
