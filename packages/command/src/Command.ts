@@ -693,7 +693,7 @@ export const streamLines: (self: Command | Pipeline) => Stream.Stream<string, Co
  * @category execution
  */
 export const start: (self: Command | Pipeline) => Effect.Effect<Process, CommandError, CommandExecutor | Scope.Scope> =
-  runners.start
+  runners.startRunner
 
 /**
  * Starts a daemonized command, the one way a process outlives its scope. Needs the exec helper.

@@ -134,14 +134,17 @@ describe("spans", () => {
     }).pipe(Effect.provide(layer))
   )
 
-  it.scopedLive("start annotates the span it runs in with the pid", () =>
+  it.scopedLive("start has a span of its own, with the command and the pid", () =>
     Effect.gen(function* () {
       const { spans, tracer } = recordingTracer()
       const process = yield* Command.start(Command.make("true")).pipe(
         Effect.withSpan("caller"),
         Effect.withTracer(tracer)
       )
-      expect(spans.find((span) => span.name === "caller")?.attributes.get("tether.pid")).toBe(process.pid)
+      const start = spans.find((span) => span.name === "Command.start")
+      expect(start?.attributes.get("tether.pid")).toBe(process.pid)
+      expect(start?.attributes.get("tether.command")).toBe("true")
+      expect(spans.map((span) => span.name)).toEqual(["caller", "Command.start"])
     }).pipe(Effect.provide(layer))
   )
 })

@@ -391,7 +391,12 @@ export const json =
     )
 
 /** @internal */
-export const stream = (target: Target): Stream.Stream<Uint8Array, CommandError.CommandError, CommandExecutor> =>
+export const stream = (target: Target) => streamNamed("stream", target)
+
+const streamNamed = (
+  runner: string,
+  target: Target
+): Stream.Stream<Uint8Array, CommandError.CommandError, CommandExecutor> =>
   Stream.unwrapScoped(
     Effect.gen(function* () {
       yield* invalid(target, [captureProblem(target, "stdout", "stream")])
@@ -423,10 +428,14 @@ export const stream = (target: Target): Stream.Stream<Uint8Array, CommandError.C
             })
       return Stream.concat(limited, Stream.drain(Stream.fromEffect(check(process, ""))))
     })
-  ).pipe(Stream.withSpan("Command.stream", { attributes: { "tether.command": show(target) } }))
+  ).pipe(Stream.withSpan(`Command.${runner}`, { attributes: { "tether.command": show(target) }, kind: "client" }))
 
 /** @internal */
-export const streamLines = (target: Target) => stream(target).pipe(Stream.decodeText(), Stream.splitLines)
+export const streamLines = (target: Target) =>
+  streamNamed("streamLines", target).pipe(Stream.decodeText(), Stream.splitLines)
+
+/** `Command.start` as users call it: its own span around the start (the process then lives on). */
+export const startRunner = (target: Target) => start(target).pipe(span("start", target))
 
 /**
  * Starts a daemon through the executor's optional `daemon`. Running through `Command.daemon` is what
