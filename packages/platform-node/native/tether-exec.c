@@ -8,11 +8,12 @@
  *
  * Without -D it supervises the command. It forks the target, which leads a process group of its own,
  * applies the settings between fork and exec and execs FILE; it reports "pid N" (or "error STEP ERRNO
- * [DETAIL]") and, when the target ends, "exit CODE" or "signal SIGNO CORE". Node signals the target's
- * group itself. As child subreaper of everything the target starts, the supervisor reaps orphans as they
- * die. When Node closes the channel (the scope closed, or Node died) it sends the kill signal to every
- * descendant left, waits the grace period, SIGKILLs the rest, reaps them and exits; it also exits on its
- * own once the target has ended and no descendant is left.
+ * [DETAIL]"). When the target ends it reports "exit CODE" or "signal SIGNO CORE", or, if nothing else is
+ * left, simply ends with the target's wait status as its own. Node signals the target's group itself.
+ * As child subreaper of everything the target starts, the supervisor reaps orphans as they die. When
+ * Node closes the channel (the scope closed, or Node died) it sends the kill signal to every descendant
+ * left, waits the grace period, SIGKILLs the rest, reaps them and exits; it also exits on its own once
+ * the target has ended and no descendant is left.
  *
  * With -D it starts a daemon: double fork, setsid, cwd "/", the pid file written and locked by the
  * daemon itself, no parent-death signal, no supervision. The daemon reports "pid N" before it execs and
@@ -611,7 +612,34 @@ static void wait_for_signal(struct state *s, long ms) {
   }
 }
 
-/* Reaps every child that has ended, reporting the target's status. Returns whether any child is left. */
+/* Whether any child is left, reaped or not; the kernel's view, without waiting or reaping. */
+static int children_left(void) {
+  char info[128];
+  return sys5(__NR_waitid, 0 /* P_ALL */, 0, info, WEXITED | WNOHANG | WNOWAIT, 0) == 0;
+}
+
+/*
+ * Ends the supervisor with the target's own wait status, once nothing else is left: Node then learns the
+ * status and the end of everything in one event. A signal is raised again, without a core of our own.
+ */
+static void exit_as(int status) {
+  if ((status & 0x7f) == 0) sys1(__NR_exit_group, (status >> 8) & 0xff);
+  int signal = status & 0x7f;
+  unsigned long long no_core[2] = {0, 0};
+  sys4(__NR_prlimit64, 0, RLIMIT_CORE, no_core, 0);
+  unsigned long dfl[8] = {0};
+  sys4(__NR_rt_sigaction, signal, dfl, 0, SIGSET_BYTES);
+  unsigned long mask[SIGSET_WORDS] = {0};
+  mask[(signal - 1) / (8 * sizeof(long))] = 1UL << ((signal - 1) % (8 * sizeof(long)));
+  sys2(__NR_kill, sys0(__NR_getpid), signal);
+  sys4(__NR_rt_sigprocmask, SIG_UNBLOCK, mask, 0, sizeof mask);
+  sys1(__NR_exit_group, 128 + signal);
+}
+
+/*
+ * Reaps every child that has ended. The target's status is reported as a line, or, when nothing else is
+ * left and no core was dumped, as the supervisor's own. Returns whether any child is left.
+ */
 static int reap(struct state *s) {
   for (;;) {
     int status = 0;
@@ -621,6 +649,7 @@ static int reap(struct state *s) {
     if (pid == 0) return 1;
     if (pid == s->target && !s->target_done) {
       s->target_done = 1;
+      if (!(status & 0x80) && !children_left()) exit_as(status);
       struct text t = {{0}, 0};
       if ((status & 0x7f) == 0) {
         put(&t, "exit ");

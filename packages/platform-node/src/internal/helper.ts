@@ -162,8 +162,8 @@ const ended = (code: number | null, signal: NodeJS.Signals | null) =>
 
 /**
  * Watches a freshly spawned supervisor: `done` gets the target's pid once it has exec'd, or the step
- * that failed. The leader's status then comes from the supervisor's report of the target's exit;
- * should the supervisor die without one (SIGKILL), the target died too, of its parent-death signal.
+ * that failed. The leader's status then comes from the supervisor: a report of the target's end, or its
+ * own exit status.
  * Returns a canceler: it closes the channel, which makes the supervisor stop whatever it started, and
  * waits until it has.
  */
@@ -224,11 +224,14 @@ export const supervise = (
     else if (line._tag === "Status") exitWith(line.status)
   })
   let helperExit = ""
-  // The exit event may come before the last report is read: only both together mean the end.
+  let helperStatus: ExitStatus.ExitStatus | undefined
+  // The exit event may come before the last report is read: only both together mean the end. With no
+  // report of the target's end, the supervisor's status is the target's: it ends with it when nothing
+  // else is left, and a supervisor killed outright took the target along (its parent-death signal).
   const check = () => {
     if (!supervisorExited || !channelEnded) return
     settle({ step: "helper", code: "EHELPER", detail: `the exec helper ${helperExit} without a report` })
-    exitWith(ExitStatus.Signaled({ signal: "SIGKILL", coreDumped: false }))
+    if (helperStatus !== undefined) exitWith(helperStatus)
     Deferred.unsafeDone(finished, Effect.void)
   }
   const onEnd = () => {
@@ -240,6 +243,10 @@ export const supervise = (
   child.once("exit", (code, signal) => {
     supervisorExited = true
     helperExit = ended(code, signal)
+    helperStatus =
+      code !== null
+        ? ExitStatus.Exited({ code })
+        : ExitStatus.Signaled({ signal: signal ?? "SIGKILL", coreDumped: false })
     check()
   })
   return closeChannel
