@@ -451,8 +451,9 @@ export const prefix: {
 // -----------------------------------------------------------------------------
 
 /**
- * Detaches the command as a daemon (double fork, own session, cwd `/`, stdio `/dev/null` unless set).
- * Only `Command.daemon` runs such a command. Needs the exec helper; elsewhere `Unsupported`.
+ * Detaches the command as a daemon (double fork, own session, cwd `/` unless `Command.cwd` is set, stdio
+ * `/dev/null` unless set, no parent-death signal). Only `Command.daemon` runs such a command. Needs the
+ * exec helper; elsewhere `Unsupported`.
  *
  * @since 0.1.0
  * @category exec helper
@@ -460,7 +461,9 @@ export const prefix: {
 export const daemonize: (self: Command) => Command = internal.daemonize
 
 /**
- * A pid file written by the daemon, holding its pid and locked for its lifetime. Needs `daemonize`.
+ * A pid file written by the daemon, holding its pid and locked for its lifetime (an open file description
+ * lock, held by an fd the daemon keeps). A daemon whose pid file is locked fails to start with
+ * `PidFileLocked`. Needs `daemonize`.
  *
  * @since 0.1.0
  * @category exec helper
@@ -489,7 +492,7 @@ export const clearCaps: (self: Command) => Command = internal.clearCaps
 export const noNewPrivileges: (self: Command) => Command = internal.noNewPrivileges
 
 /**
- * Runs the child as this uid. Needs the exec helper; elsewhere `Unsupported`.
+ * Runs the child as this uid, with no supplementary groups. Needs the exec helper; elsewhere `Unsupported`.
  *
  * @since 0.1.0
  * @category exec helper
@@ -696,7 +699,9 @@ export const start: (self: Command | Pipeline) => Effect.Effect<Process, Command
   runners.startRunner
 
 /**
- * Starts a daemonized command, the one way a process outlives its scope. Needs the exec helper.
+ * Starts a command as a daemon (`Command.daemonize` is implied), the one way a process outlives its scope.
+ * Succeeds with its pid once it runs, its pid file written and locked; fails with `PidFileLocked` when
+ * another process holds that file. Needs the exec helper; elsewhere `Unsupported`.
  *
  * @since 0.1.0
  * @category execution
