@@ -77,6 +77,8 @@ export interface Invocation {
   /** The resolved program and the whole argv (argv[0] as the program will see it). */
   readonly file: string
   readonly argv: ReadonlyArray<string>
+  /** The fds above 2 the target keeps: those its stdio array opens. Every other one is closed. */
+  readonly keep: ReadonlyArray<number>
   /** dup2(from, to) in the target, for what Node's stdio array cannot express. */
   readonly dups: ReadonlyArray<readonly [number, number]>
   readonly dir?: string | undefined
@@ -92,8 +94,7 @@ export const argumentsOf = (command: Command.Command, invocation: Invocation): A
   if (command.group !== undefined) args.push("-g", String(command.group))
   if (command.clearCaps) args.push("-x")
   if (command.noNewPrivileges) args.push("-n")
-  for (const entry of command.fds) args.push("-k", String(entry.fd))
-  for (const passed of command.passFds) args.push("-k", String(passed.fd))
+  for (const fd of invocation.keep) args.push("-k", String(fd))
   for (const [from, to] of invocation.dups) args.push("-d", `${from}:${to}`)
   const grace = Math.min(Math.ceil(Duration.toMillis(command.gracePeriod)), maxGraceMillis)
   args.push("-s", String(signalNumber(command.killSignal)), "-t", String(grace))

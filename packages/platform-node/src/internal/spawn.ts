@@ -274,6 +274,10 @@ const spawnChild = (command: Command.Command, shown: string, input: SpawnInput) 
     child.once("error", onError)
   })
 
+/** The fds above 2 a stdio array opens in the child; the helper closes every other one. */
+const keptFds = (stdio: ReadonlyArray<NodeStdio>) =>
+  stdio.flatMap((entry, fd) => (fd > 2 && entry !== "ignore" ? [fd] : []))
+
 /**
  * Starts the command under the exec helper: Node spawns the supervisor with the command's stdio plus one
  * fd, the control channel; the supervisor forks the target, which applies the settings and execs.
@@ -287,6 +291,7 @@ const spawnSupervised = (command: Command.Command, shown: string, input: SpawnIn
       control,
       file: input.file,
       argv: input.argv,
+      keep: keptFds(stdio),
       dups: merge ? [[1, 2]] : []
     })
     const execFailure = (code: string) =>
@@ -542,6 +547,7 @@ const spawnDaemon = (
       control,
       file: input.file,
       argv: input.argv,
+      keep: keptFds(stdio),
       dups: [],
       dir: command.cwd,
       daemon: { pidFile }
