@@ -274,6 +274,15 @@ const spawnChild = (command: Command.Command, shown: string, input: SpawnInput) 
     child.once("error", onError)
   })
 
+/** Node could not start the helper itself: its working directory is gone, or the helper is. */
+const helperFailure = (shown: string, cwd: string, helper: string, error: NodeJS.ErrnoException) =>
+  checkDirectory(shown, cwd) ??
+  new CommandError.SpawnError({
+    command: shown,
+    code: error.code ?? "UNKNOWN",
+    reason: `cannot run the exec helper ${helper}: ${error.message}`
+  })
+
 /** The fds above 2 a stdio array opens in the child; the helper closes every other one. */
 const keptFds = (stdio: ReadonlyArray<NodeStdio>) =>
   stdio.flatMap((entry, fd) => (fd > 2 && entry !== "ignore" ? [fd] : []))
@@ -306,7 +315,7 @@ const spawnSupervised = (command: Command.Command, shown: string, input: SpawnIn
         detached: true
       })
     } catch (error) {
-      return resume(Effect.fail(spawnFailure(shown, input.cwd, input.file, error as NodeJS.ErrnoException)))
+      return resume(Effect.fail(helperFailure(shown, input.cwd, helper, error as NodeJS.ErrnoException)))
     }
     const streams = takeStdio(child)
     const destroy = () => {
@@ -314,7 +323,7 @@ const spawnSupervised = (command: Command.Command, shown: string, input: SpawnIn
     }
     const onError = (error: NodeJS.ErrnoException) => {
       destroy()
-      resume(Effect.fail(spawnFailure(shown, input.cwd, input.file, error)))
+      resume(Effect.fail(helperFailure(shown, input.cwd, helper, error)))
     }
     child.once("error", onError)
     const cancel = Helper.supervise(child, control, streams, (result) => {
@@ -562,7 +571,7 @@ const spawnDaemon = (
         detached: true
       })
     } catch (error) {
-      return resume(Effect.fail(spawnFailure(shown, input.cwd, input.file, error as NodeJS.ErrnoException)))
+      return resume(Effect.fail(helperFailure(shown, input.cwd, helper, error as NodeJS.ErrnoException)))
     }
     const streams = takeStdio(child)
     const destroy = () => {
@@ -572,7 +581,7 @@ const spawnDaemon = (
       spawnFailure(shown, input.cwd, input.file, Object.assign(new Error(`exec failed: ${code}`), { code }))
     const onError = (error: NodeJS.ErrnoException) => {
       destroy()
-      resume(Effect.fail(spawnFailure(shown, input.cwd, input.file, error)))
+      resume(Effect.fail(helperFailure(shown, input.cwd, helper, error)))
     }
     child.once("error", onError)
     child.on("error", () => {})
