@@ -211,6 +211,17 @@ describe("the target and its supervisor", () => {
     }).pipe(Effect.provide(layer))
   )
 
+  it.scopedLive("the supervisor shrugs off SIGTERM, SIGINT and SIGHUP: it must outlive what it guards", () =>
+    Effect.gen(function* () {
+      const process = yield* running((c) => c)
+      const supervisor = stat(process.pid).ppid
+      for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) globalThis.process.kill(supervisor, signal)
+      yield* Effect.sleep("100 millis")
+      expect(stat(supervisor).state).not.toBe("Z")
+      expect(yield* process.isRunning).toBe(true)
+    }).pipe(Effect.provide(layer))
+  )
+
   it.scopedLive("the supervisor is gone with the scope, and nothing of it is left unreaped", () =>
     Effect.gen(function* () {
       const supervisor = yield* Effect.scoped(
