@@ -124,9 +124,15 @@ const recorder = (inner: Service, entries: Array<Entry>): Service => ({
           })
         )
       )
+      const record = (status: ExitStatus.ExitStatus) =>
+        Effect.sync(() => {
+          entry.status = status
+        })
       return {
         ...process,
         command,
+        // Whoever waits records the status at once; the daemon fiber above covers runs nobody waits for.
+        wait: Effect.tap(process.wait, record),
         stdin: Sink.mapInputEffect(process.stdin, (chunk: Uint8Array | string) =>
           Effect.as(keep(entry.stdin)(chunk), chunk)
         ),

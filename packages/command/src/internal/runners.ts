@@ -77,11 +77,12 @@ export const start = (
 const withUnpipedStreams = (process: Process.Process): Process.Process => {
   const last = pipeline.last(process.command)
   const refuse = (what: string, setting: Stdio.Stdio | undefined, fix: string) =>
-    Stream.fail(
-      new CommandError.InvalidCommand({
-        command: show(process.command),
-        problems: [`${what} is not piped (it goes to ${setting ? Stdio.format(setting) : "/dev/null"}): add ${fix}`]
-      })
+    Stream.failSync(
+      () =>
+        new CommandError.InvalidCommand({
+          command: show(process.command),
+          problems: [`${what} is not piped (it goes to ${setting ? Stdio.format(setting) : "/dev/null"}): add ${fix}`]
+        })
     )
   const piped = (setting: Stdio.Stdio | undefined) => setting?._tag === "Pipe"
   return {
@@ -145,9 +146,12 @@ const withTimeout = (process: Process.Process, timeout: Duration.Duration) =>
       Effect.zipRight(process.stop),
       Effect.forkScoped
     )
-    const error = new CommandError.TimeoutError({ command: show(process.command), timeout })
     const wait = Effect.flatMap(process.wait, (status) =>
-      Effect.flatMap(Deferred.isDone(timedOut), (late) => (late ? Effect.fail(error) : Effect.succeed(status)))
+      Effect.flatMap(Deferred.isDone(timedOut), (late) =>
+        late
+          ? Effect.failSync(() => new CommandError.TimeoutError({ command: show(process.command), timeout }))
+          : Effect.succeed(status)
+      )
     )
     const timed: Process.Process = {
       ...process,
@@ -317,14 +321,19 @@ const capture = <A>(
         if (!wants.stdout && last.stdout?._tag === "Pipe") yield* drain(process.stdout)
         if (!wants.stderr && last.stderr?._tag === "Pipe") yield* drain(process.stderr)
         yield* drainInnerStderr(process)
-        const empty = Effect.succeed(new Uint8Array(0))
-        const [stdout, stderr] = yield* Effect.all(
-          [
-            wants.stdout ? collect(process, process.stdout, "stdout") : empty,
-            wants.stderr ? collect(process, process.stderr, "stderr") : empty
-          ],
-          { concurrency: 2 }
-        )
+        const empty = new Uint8Array(0)
+        // Both streams are read at once (a child filling one while the other is read must not block);
+        // a single stream needs no second fiber.
+        const [stdout, stderr] =
+          wants.stdout && wants.stderr
+            ? yield* Effect.all(
+                [collect(process, process.stdout, "stdout"), collect(process, process.stderr, "stderr")],
+                { concurrency: 2 }
+              )
+            : [
+                wants.stdout ? yield* collect(process, process.stdout, "stdout") : empty,
+                wants.stderr ? yield* collect(process, process.stderr, "stderr") : empty
+              ]
         return yield* use({ process, stdout, stderr })
       })
     )

@@ -9,6 +9,8 @@ import * as Process from "@tether/command/Process"
 import type * as Stdio from "@tether/command/Stdio"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import * as Sink from "effect/Sink"
@@ -371,17 +373,20 @@ const manage = (command: Command.Command, shown: string, spawned: Spawned, runti
       }
     }
 
+    // Logging costs a fiber per exit: skip it unless debug lines would be kept.
+    const debug = LogLevel.lessThanEqual(yield* FiberRef.get(FiberRef.currentMinimumLogLevel), LogLevel.Debug)
     whenExited(spawned, (status) => {
       exited = true
       for (const pipe of outputs) pipe.leaderExited()
       Deferred.unsafeDone(exit, Effect.succeed(status))
+      if (!debug) return
       Runtime.runFork(runtime)(
         Effect.logDebug("child exited").pipe(
           Effect.annotateLogs({ pid, command: shown, status: ExitStatus.format(status), ms: Date.now() - startedAt })
         )
       )
     })
-    yield* Effect.logDebug("child spawned").pipe(Effect.annotateLogs({ pid, command: shown }))
+    if (debug) yield* Effect.logDebug("child spawned").pipe(Effect.annotateLogs({ pid, command: shown }))
 
     const kill = (signal?: string) =>
       Effect.sync(() => {
