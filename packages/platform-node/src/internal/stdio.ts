@@ -15,6 +15,12 @@ export const drainIdleMillis = 100
 export const drainMaxMillis = 1000
 
 /**
+ * Runs `f` after the event loop has polled for I/O once more. A timer that fires late, because the loop was
+ * blocked, may find a pipe "silent" while data already waits in the kernel; one more poll reads it.
+ */
+const afterPendingInput = (f: () => void) => setImmediate(f)
+
+/**
  * The parent's end of an output pipe, read as a `Stream` with backpressure (the socket is paused while
  * the consumer is busy, so the kernel pipe fills and the child waits, rather than Node buffering).
  *
@@ -74,10 +80,11 @@ export class OutputPipe {
   /** Called when the leader exits: from now on a silence ends the stream. */
   leaderExited(): void {
     let waited = 0
+    const idle = () => this.waiting && Date.now() - this.lastData >= drainIdleMillis
     const check = () => {
       if (this.done || this.socket.destroyed) return
+      if (idle()) return afterPendingInput(() => (idle() ? this.close() : check()))
       if (this.waiting) {
-        if (Date.now() - this.lastData >= drainIdleMillis) return this.close()
         waited += drainIdleMillis / 2
         if (waited >= drainMaxMillis) return this.close()
       }
@@ -122,10 +129,11 @@ export class TailPipe {
 
   leaderExited(): void {
     const exitedAt = Date.now()
+    const idle = () => Date.now() - this.lastData >= drainIdleMillis
     const check = () => {
       if (this.socket.destroyed) return
-      const now = Date.now()
-      if (now - this.lastData >= drainIdleMillis || now - exitedAt >= drainMaxMillis) return this.close()
+      if (Date.now() - exitedAt >= drainMaxMillis) return this.close()
+      if (idle()) return afterPendingInput(() => (idle() ? this.close() : check()))
       this.idleTimer = setTimeout(check, drainIdleMillis / 2)
     }
     this.idleTimer = setTimeout(check, drainIdleMillis)
