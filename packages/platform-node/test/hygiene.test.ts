@@ -3,6 +3,7 @@ import { Command, Stdio } from "@tether/command"
 import { it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { describe, expect } from "vitest"
@@ -89,4 +90,25 @@ describe("the parent stays clean", () => {
       expect(zombieChildren()).toEqual([])
     }).pipe(Effect.provide(layer))
   )
+})
+
+describe("interrupted the moment it starts", () => {
+  it.live("a run interrupted right after it was forked leaves neither its child nor its pipes behind", () => {
+    const sleep = uniqueSleep(30)
+    return Effect.gen(function* () {
+      const baseline = openFds()
+      for (let i = 0; i < 100; i++) {
+        const fiber = yield* Effect.fork(
+          Command.run(Command.make("sleep", sleep).pipe(Command.stdout(Stdio.pipe), Command.stdin(Stdio.pipe)))
+        )
+        yield* Effect.yieldNow()
+        yield* Fiber.interrupt(fiber)
+      }
+      expect(yield* eventually(() => processesWith(sleep).length === 0, 5000)).toBe(true)
+      expect(yield* eventually(() => openFds() <= baseline, 5000)).toBe(true)
+    }).pipe(
+      Effect.ensuring(Effect.sync(() => processesWith(sleep).forEach((pid) => process.kill(pid, "SIGKILL")))),
+      Effect.provide(layer)
+    )
+  })
 })

@@ -274,6 +274,15 @@ const spawnChild = (command: Command.Command, shown: string, input: SpawnInput) 
     }
     child.once("spawn", onSpawn)
     child.once("error", onError)
+    // Interrupted before Node confirmed the start: nobody will manage this child, so it goes now. Node's
+    // spawn returns after the exec, so the child already leads its group; it is reaped by Node as usual.
+    return Effect.sync(() => {
+      child.off("spawn", onSpawn)
+      child.off("error", onError)
+      child.on("error", () => {})
+      if (child.pid !== undefined && !signalGroup(child.pid, "SIGKILL")) child.kill("SIGKILL")
+      for (const s of streams) s?.destroy()
+    })
   })
 
 /** Node could not start the helper itself: its working directory is gone, or the helper is. */
