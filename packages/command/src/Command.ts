@@ -360,8 +360,9 @@ export const feed: {
 export const mergeStderr: (self: Command) => Command = internal.mergeStderr
 
 /**
- * Opens fd `n` (3 and up) in the child from a file, a feed, a stream, or a pipe the parent reads as
- * `Process.fd(n)`.
+ * Opens fd `n` (3 and up) in the child from a file (opened for reading, or for appending with
+ * `Stdio.file(path, { append: true })`), a feed, a stream, or a pipe the parent reads as `Process.fd(n)`.
+ * Runners that do not return it drain such a pipe, so the child never blocks on it.
  *
  * @since 0.1.0
  * @category stdio

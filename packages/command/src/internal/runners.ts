@@ -85,17 +85,37 @@ const withUnpipedStreams = (process: Process.Process): Process.Process => {
         })
     )
   const piped = (setting: Stdio.Stdio | undefined) => setting?._tag === "Pipe"
+  // A pipe is read once: a second reader would wait for data the first one already took.
+  const once = (what: string, stream: Stream.Stream<Uint8Array, CommandError.CommandError>) => {
+    let read = false
+    return Stream.suspend(() => {
+      if (!read) {
+        read = true
+        return stream
+      }
+      return Stream.failSync(
+        () =>
+          new CommandError.InvalidCommand({
+            command: show(process.command),
+            problems: [`${what} was already read: a pipe can be read once`]
+          })
+      )
+    })
+  }
+  const fds = new Map<number, Stream.Stream<Uint8Array, CommandError.CommandError>>()
   return {
     ...process,
     stdout: piped(last.stdout)
-      ? process.stdout
+      ? once("Process.stdout", process.stdout)
       : refuse("Process.stdout", last.mergeStderr ? undefined : last.stdout, "Command.stdout(Stdio.pipe)"),
-    stderr: piped(last.stderr) ? process.stderr : refuse("Process.stderr", last.stderr, "Command.stderr(Stdio.pipe)"),
+    stderr: piped(last.stderr)
+      ? once("Process.stderr", process.stderr)
+      : refuse("Process.stderr", last.stderr, "Command.stderr(Stdio.pipe)"),
     fd: (n) => {
       const entry = last.fds.find((e) => e.fd === n)
-      return piped(entry?.stdio)
-        ? process.fd(n)
-        : refuse(`Process.fd(${n})`, entry?.stdio, `Command.fd(${n}, Stdio.pipe)`)
+      if (!piped(entry?.stdio)) return refuse(`Process.fd(${n})`, entry?.stdio, `Command.fd(${n}, Stdio.pipe)`)
+      if (!fds.has(n)) fds.set(n, once(`Process.fd(${n})`, process.fd(n)))
+      return fds.get(n)!
     }
   }
 }
@@ -254,15 +274,22 @@ const drain = (stream: Stream.Stream<Uint8Array, CommandError.CommandError>) =>
   Stream.runDrain(stream).pipe(Effect.ignore, Effect.forkScoped)
 
 /**
- * Drains the piped stderr of every pipeline stage before the last: a runner returns only the last
- * stage's streams, and an unread pipe would block its writer forever.
+ * Drains the pipes a runner does not return: the piped stderr of every pipeline stage before the last,
+ * and every extra fd set to `Stdio.pipe`. An unread pipe would block its writer forever.
  */
-const drainInnerStderr = (process: Process.Process) =>
-  Effect.forEach(
-    process.stages.slice(0, -1),
-    (stage) => (pipeline.last(stage.command).stderr?._tag === "Pipe" ? drain(stage.stderr) : Effect.void),
+const drainUnreturned = (process: Process.Process) => {
+  const stages = process.stages.length > 0 ? process.stages : [process]
+  return Effect.forEach(
+    stages,
+    (stage, i) => {
+      const command = pipeline.last(stage.command)
+      const inner = i < stages.length - 1 && command.stderr?._tag === "Pipe" ? [drain(stage.stderr)] : []
+      const fds = command.fds.flatMap((entry) => (entry.stdio._tag === "Pipe" ? [drain(stage.fd(entry.fd))] : []))
+      return Effect.all([...inner, ...fds], { discard: true })
+    },
     { discard: true }
   )
+}
 
 /** Ends a piped stdin that no one will write to, so that the child sees end of file. */
 const closeStdin = (process: Process.Process) =>
@@ -320,7 +347,7 @@ const capture = <A>(
         yield* closeStdin(process)
         if (!wants.stdout && last.stdout?._tag === "Pipe") yield* drain(process.stdout)
         if (!wants.stderr && last.stderr?._tag === "Pipe") yield* drain(process.stderr)
-        yield* drainInnerStderr(process)
+        yield* drainUnreturned(process)
         const empty = new Uint8Array(0)
         // Both streams are read at once (a child filling one while the other is read must not block);
         // a single stream needs no second fiber.
@@ -413,7 +440,7 @@ const streamNamed = (
       const process = yield* start(pipeline.withOutput(target, { stdout: Stdio.pipe }))
       yield* closeStdin(process)
       if (last.stderr?._tag === "Pipe") yield* drain(process.stderr)
-      yield* drainInnerStderr(process)
+      yield* drainUnreturned(process)
       const limit = last.maxOutput ?? Infinity
       let total = 0
       const limited =

@@ -19,7 +19,7 @@ import * as Stream from "effect/Stream"
 import * as Helper from "./helper.js"
 import { checkDirectory, resolveProgram } from "./resolve.js"
 import { OutputPipe, pump, TailPipe, end, write } from "./stdio.js"
-import { signalGroup, sweepGroup, track, untrack } from "./stop.js"
+import { groupAlive, signalGroup, sweepGroup, track, untrack } from "./stop.js"
 
 type NodeStdio = "ignore" | "inherit" | "pipe" | number
 
@@ -75,7 +75,9 @@ const openFiles = (shown: string, command: Command.Command) =>
         open(0, command.stdin, true)
         open(1, command.stdout, false)
         open(2, command.stderr, false)
-        for (const entry of command.fds) open(entry.fd, entry.stdio, true)
+        // An extra fd's file is read, unless the command asked to append to it.
+        for (const entry of command.fds)
+          open(entry.fd, entry.stdio, !(entry.stdio._tag === "File" && entry.stdio.append))
       } catch (error) {
         closeFiles(opened)
         throw error
@@ -386,7 +388,7 @@ const manage = (command: Command.Command, shown: string, spawned: Spawned, runti
     const debug = LogLevel.lessThanEqual(yield* FiberRef.get(FiberRef.currentMinimumLogLevel), LogLevel.Debug)
     whenExited(spawned, (status) => {
       exited = true
-      for (const pipe of outputs) pipe.leaderExited()
+      for (const pipe of outputs) pipe.leaderExited(() => groupAlive(pid))
       Deferred.unsafeDone(exit, Effect.succeed(status))
       if (!debug) return
       Runtime.runFork(runtime)(
@@ -405,6 +407,8 @@ const manage = (command: Command.Command, shown: string, spawned: Spawned, runti
     const stop = Effect.gen(function* () {
       if (!exited) {
         spawned.signal(command.killSignal)
+        // A stopped process (SIGSTOP, SIGTSTP) only handles the kill signal once it runs again.
+        if (!exited) spawned.signal("SIGCONT")
         // The scope's finalizer runs uninterruptibly; unless the wait may be cut short, the timeout would
         // wait for it and a child that ignores the kill signal would never get SIGKILL.
         const inTime = yield* Deferred.await(exit).pipe(

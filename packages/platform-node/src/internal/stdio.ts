@@ -15,6 +15,14 @@ export const drainIdleMillis = 100
 export const drainMaxMillis = 1000
 
 /**
+ * How many bytes are still read after the leader exited. What the leader wrote and nobody has read yet
+ * sits in the kernel's buffer (about 200 KiB for a socketpair) and Node's (64 KiB): anything past this
+ * margin was written after the exit, by a descendant, and a fast one must not be read forever by a
+ * consumer slower than it.
+ */
+export const drainMaxBytes = 4 * 1024 * 1024
+
+/**
  * Runs `f` after the event loop has polled for I/O once more. A timer that fires late, because the loop was
  * blocked, may find a pipe "silent" while data already waits in the kernel; one more poll reads it.
  */
@@ -31,6 +39,8 @@ const afterPendingInput = (f: () => void) => setImmediate(f)
 export class OutputPipe {
   private lastData = Date.now()
   private waiting = false
+  private bytes = 0
+  private bytesAtExit: number | undefined
   private finish: (() => void) | undefined
   private done = false
   private idleTimer: NodeJS.Timeout | undefined
@@ -44,11 +54,14 @@ export class OutputPipe {
     const onData = (chunk: Buffer) => {
       this.lastData = Date.now()
       this.waiting = false
+      this.bytes += chunk.length
       this.socket.pause()
+      const spent = this.bytesAtExit !== undefined && this.bytes - this.bytesAtExit >= drainMaxBytes
       emit.single(chunk).then(
         () => {
           this.waiting = true
-          if (!this.done) this.socket.resume()
+          if (spent) this.close()
+          else if (!this.done) this.socket.resume()
         },
         () => {}
       )
@@ -77,8 +90,15 @@ export class OutputPipe {
     })
   }, 2)
 
-  /** Called when the leader exits: from now on a silence ends the stream. */
-  leaderExited(): void {
+  /**
+   * Called when the leader exits: from now on a silence ends the stream, and so does `drainMaxMillis`
+   * spent waiting, or, while `othersMayWrite` (a descendant that may hold the pipe still lives),
+   * `drainMaxMillis` in all: a consumer slower than a chatty descendant would otherwise never see the end.
+   * Without such a descendant the end of file is certain, and a slow consumer gets everything.
+   */
+  leaderExited(othersMayWrite: () => boolean): void {
+    this.bytesAtExit = this.bytes
+    const exitedAt = Date.now()
     let waited = 0
     const idle = () => this.waiting && Date.now() - this.lastData >= drainIdleMillis
     const check = () => {
@@ -87,7 +107,7 @@ export class OutputPipe {
       if (this.waiting) {
         waited += drainIdleMillis / 2
         if (waited >= drainMaxMillis) return this.close()
-      }
+      } else if (Date.now() - exitedAt >= drainMaxMillis && othersMayWrite()) return this.close()
       this.idleTimer = setTimeout(check, drainIdleMillis / 2)
     }
     this.lastData = Math.max(this.lastData, Date.now())
