@@ -160,6 +160,7 @@ const main = async () => {
     )
 
   const began = new Date()
+  const revisionBefore = tetherRevision()
   const loadBefore = os.loadavg()
   const cells = new Map<string, Map<Library, Cell>>()
   for (const scenario of chosen) {
@@ -181,6 +182,7 @@ const main = async () => {
     }
   }
   const ended = new Date()
+  const revisionAfter = tetherRevision()
 
   const versions: Record<string, string> = {
     effect: versionOf("effect"),
@@ -191,7 +193,7 @@ const main = async () => {
     tinyexec: versionOf("tinyexec")
   }
   const machine = {
-    tether: tetherRevision(),
+    tether: revisionAfter === revisionBefore ? revisionBefore : `${revisionBefore}, then ${revisionAfter} by the end`,
     cpus: os.availableParallelism(),
     cpuModel: os.cpus()[0]?.model ?? "?",
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
