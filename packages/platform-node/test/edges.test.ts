@@ -77,3 +77,16 @@ describe("stopping a stopped process", () => {
     }).pipe(Effect.provide(layer))
   )
 })
+
+describe("scripts", () => {
+  it.scopedLive("a script whose #! interpreter is missing fails naming the interpreter, not the script", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const script = join(dir, "run.sh")
+      writeFileSync(script, "#!/nonexistent/tether-shell\necho hi\n", { mode: 0o755 })
+      const error = yield* Effect.flip(Command.run(Command.make(script)))
+      expect(error._tag).toBe("CommandNotFound")
+      expect(error._tag === "CommandNotFound" && error.program).toBe("/nonexistent/tether-shell")
+    }).pipe(Effect.provide(layer))
+  )
+})

@@ -1,5 +1,5 @@
 import * as ChildProcess from "node:child_process"
-import { closeSync, constants, openSync } from "node:fs"
+import { closeSync, constants, openSync, readSync } from "node:fs"
 import { resolve as resolvePath } from "node:path"
 import type { Readable, Writable } from "node:stream"
 import * as Command from "@tether/command/Command"
@@ -39,6 +39,24 @@ export const helperSettings = (command: Command.Command): ReadonlyArray<string> 
   return settings
 }
 
+/**
+ * The interpreter a script names on its `#!` line. exec reports ENOENT both for a missing program and for
+ * an existing script whose interpreter is missing; the error must name the file that is really missing.
+ */
+const interpreterOf = (file: string): string | undefined => {
+  let fd: number | undefined
+  try {
+    fd = openSync(file, constants.O_RDONLY)
+    const head = Buffer.alloc(256)
+    const length = readSync(fd, head, 0, head.length, 0)
+    return /^#!\s*(\S+)/.exec(head.toString("latin1", 0, length))?.[1]
+  } catch {
+    return undefined
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
+}
+
 const spawnFailure = (
   shown: string,
   cwd: string,
@@ -48,7 +66,8 @@ const spawnFailure = (
   switch (error.code) {
     case "ENOENT":
       return (
-        checkDirectory(shown, cwd) ?? new CommandError.CommandNotFound({ command: shown, program: file, searched: [] })
+        checkDirectory(shown, cwd) ??
+        new CommandError.CommandNotFound({ command: shown, program: interpreterOf(file) ?? file, searched: [] })
       )
     case "EACCES":
     case "ENOEXEC":
