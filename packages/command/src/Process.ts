@@ -43,11 +43,15 @@ export interface Process {
    * other stdin setting, running the sink fails with `InvalidCommand`.
    */
   readonly stdin: Sink.Sink<void, Uint8Array | string, never, CommandError>
-  /** The child's stdout when it is `Stdio.pipe` (with `mergeStderr`, both streams in order); else empty. */
+  /**
+   * The child's stdout when it is `Stdio.pipe` (with `mergeStderr`, both streams in order). Read it once;
+   * a second read, or a read of an output that is not piped, fails with `InvalidCommand`. A child that
+   * fills a pipe nobody reads blocks until it is read or the scope closes.
+   */
   readonly stdout: Stream.Stream<Uint8Array, CommandError>
-  /** The child's stderr when it is `Stdio.pipe`; else empty. */
+  /** The child's stderr when it is `Stdio.pipe` (read once, like `stdout`). */
   readonly stderr: Stream.Stream<Uint8Array, CommandError>
-  /** The parent's end of an extra fd set with `Command.fd(n, Stdio.pipe)`; else empty. */
+  /** The parent's end of an extra fd set with `Command.fd(n, Stdio.pipe)` (read once, like `stdout`). */
   readonly fd: (fd: number) => Stream.Stream<Uint8Array, CommandError>
   /**
    * Waits for the child to exit and returns how it ended. Fails with `TimeoutError` when the command's
