@@ -213,12 +213,16 @@ const failureOf = (
  * Fails unless the process (every stage of a pipeline, SIGPIPE excepted) exited with code 0. The error
  * names the first failing stage and carries its stderr tail and the captured stdout.
  */
-export const check = (process: Process.Process, stdout: string): Effect.Effect<void, CommandError.CommandError> =>
+export const check = (
+  process: Process.Process,
+  captured: string | (() => string)
+): Effect.Effect<void, CommandError.CommandError> =>
   Effect.gen(function* () {
+    const stdout = () => (typeof captured === "string" ? captured : captured())
     const status = yield* process.wait
     if (process.stages.length === 0) {
       if (status._tag === "Exited" && status.code === 0) return
-      return yield* Effect.fail(failureOf(show(process.command), status, stdout, yield* process.stderrTail)!)
+      return yield* Effect.fail(failureOf(show(process.command), status, stdout(), yield* process.stderrTail)!)
     }
     const statuses = yield* Effect.forEach(process.stages, (stage) => stage.wait)
     const failed = pipeline.failures(statuses)
@@ -230,7 +234,7 @@ export const check = (process: Process.Process, stdout: string): Effect.Effect<v
       .map((i) => `stage ${i + 1} (${show(process.stages[i]!.command)}): ${formatStatus(statuses[i]!)}`)
     const failure: CommandError.PipelineFailure = { pipeline: show(process.command), stage: index + 1, others }
     return yield* Effect.fail(
-      failureOf(show(stage.command), statuses[index]!, stdout, yield* stage.stderrTail, failure)!
+      failureOf(show(stage.command), statuses[index]!, stdout(), yield* stage.stderrTail, failure)!
     )
   }).pipe(Effect.mapError(hideSecrets(process.command)))
 
@@ -266,6 +270,46 @@ const collect = (
       return Effect.void
     }),
     Effect.map(() => concatBytes(chunks, total))
+  )
+}
+
+/**
+ * Collects a stream as text, decoding each chunk as it comes (a character split across chunks decodes
+ * intact): the bytes can be freed as soon as they are decoded, so a capture holds about two copies of the
+ * output at its peak (the pieces and the joined string) instead of three. Past `maxOutput` the process is
+ * killed; the error then carries the text kept so far, encoded back to UTF-8.
+ */
+const collectText = (
+  process: Process.Process,
+  stream: Stream.Stream<Uint8Array, CommandError.CommandError>,
+  name: "stdout" | "stderr"
+): Effect.Effect<string, CommandError.CommandError> => {
+  const limit = pipeline.last(process.command).maxOutput ?? Infinity
+  const decoder = new TextDecoder("utf-8")
+  const parts: Array<string> = []
+  let total = 0
+  return stream.pipe(
+    Stream.runForEachChunk((chunk) => {
+      for (const bytes of chunk) {
+        if (total + bytes.length > limit) {
+          parts.push(decoder.decode(bytes.subarray(0, limit - total)))
+          const output = new TextEncoder().encode(parts.join(""))
+          return Effect.zipRight(
+            process.kill("SIGKILL"),
+            Effect.fail(
+              new CommandError.OutputLimitError({ command: show(process.command), stream: name, limit, output })
+            )
+          )
+        }
+        parts.push(decoder.decode(bytes, { stream: true }))
+        total += bytes.length
+      }
+      return Effect.void
+    }),
+    Effect.map(() => {
+      parts.push(decoder.decode())
+      return parts.join("")
+    })
   )
 }
 
@@ -315,21 +359,25 @@ const invalid = (target: Target, problems: ReadonlyArray<string | undefined>) =>
     : Effect.void
 }
 
-interface Captured {
+type Want = false | "bytes" | "text"
+type Got<W extends Want> = W extends "text" ? string : W extends "bytes" ? Uint8Array : undefined
+
+interface Captured<O extends Want, E extends Want> {
   readonly process: Process.Process
-  readonly stdout: Uint8Array
-  readonly stderr: Uint8Array
+  readonly stdout: Got<O>
+  readonly stderr: Got<E>
 }
 
 /**
- * Runs a command to its end, capturing the streams asked for and draining the rest, then hands the
- * exited process and the captured bytes to `use`. Shared by every runner that returns after the exit.
+ * Runs a command to its end, capturing the streams asked for (as bytes or as text) and draining the rest,
+ * then hands the exited process and what was captured to `use`. Shared by every runner that returns after
+ * the exit.
  */
-const capture = <A>(
+const capture = <A, O extends Want, E extends Want>(
   runner: string,
   target: Target,
-  wants: { readonly stdout: boolean; readonly stderr: boolean },
-  use: (captured: Captured) => Effect.Effect<A, CommandError.CommandError>
+  wants: { readonly stdout: O; readonly stderr: E },
+  use: (captured: Captured<O, E>) => Effect.Effect<A, CommandError.CommandError>
 ): Effect.Effect<A, CommandError.CommandError, CommandExecutor> =>
   Effect.gen(function* () {
     yield* invalid(target, [
@@ -348,20 +396,19 @@ const capture = <A>(
         if (!wants.stdout && last.stdout?._tag === "Pipe") yield* drain(process.stdout)
         if (!wants.stderr && last.stderr?._tag === "Pipe") yield* drain(process.stderr)
         yield* drainUnreturned(process)
-        const empty = new Uint8Array(0)
+        const read = (want: Want, name: "stdout" | "stderr") =>
+          want === "text"
+            ? collectText(process, process[name], name)
+            : want === "bytes"
+              ? collect(process, process[name], name)
+              : Effect.succeed(undefined)
         // Both streams are read at once (a child filling one while the other is read must not block);
         // a single stream needs no second fiber.
         const [stdout, stderr] =
           wants.stdout && wants.stderr
-            ? yield* Effect.all(
-                [collect(process, process.stdout, "stdout"), collect(process, process.stderr, "stderr")],
-                { concurrency: 2 }
-              )
-            : [
-                wants.stdout ? yield* collect(process, process.stdout, "stdout") : empty,
-                wants.stderr ? yield* collect(process, process.stderr, "stderr") : empty
-              ]
-        return yield* use({ process, stdout, stderr })
+            ? yield* Effect.all([read(wants.stdout, "stdout"), read(wants.stderr, "stderr")], { concurrency: 2 })
+            : [yield* read(wants.stdout, "stdout"), yield* read(wants.stderr, "stderr")]
+        return yield* use({ process, stdout: stdout as Got<O>, stderr: stderr as Got<E> })
       })
     )
   }).pipe(span(runner, target))
@@ -370,15 +417,15 @@ const decode = (bytes: Uint8Array) => decoder().decode(bytes)
 
 /** @internal */
 export const run = (target: Target) =>
-  capture("run", target, { stdout: false, stderr: false }, ({ process }) => check(process, ""))
+  capture("run", target, { stdout: false, stderr: false } as const, ({ process }) => check(process, ""))
 
 /** @internal */
 export const status = (target: Target) =>
-  capture("status", target, { stdout: false, stderr: false }, ({ process }) => process.wait)
+  capture("status", target, { stdout: false, stderr: false } as const, ({ process }) => process.wait)
 
 /** @internal */
 export const exitCode = (target: Target) =>
-  capture("exitCode", target, { stdout: false, stderr: false }, ({ process }) =>
+  capture("exitCode", target, { stdout: false, stderr: false } as const, ({ process }) =>
     Effect.flatMap(process.wait, (status) =>
       // Death by a signal always fails `check`, whose error names the stage of a pipeline that died.
       status._tag === "Exited" ? Effect.succeed(status.code) : Effect.as(check(process, ""), -1)
@@ -387,16 +434,18 @@ export const exitCode = (target: Target) =>
 
 /** @internal */
 export const bytes = (target: Target) =>
-  capture("bytes", target, { stdout: true, stderr: false }, ({ process, stdout }) =>
-    Effect.as(check(process, decode(stdout)), stdout)
+  capture("bytes", target, { stdout: "bytes", stderr: false }, ({ process, stdout }) =>
+    Effect.as(
+      check(process, () => decode(stdout)),
+      stdout
+    )
   )
 
 /** stdout as text, for the runners built on it (each named in its errors and span). */
 const text = (runner: string) => (target: Target) =>
-  capture(runner, target, { stdout: true, stderr: false }, ({ process, stdout }) => {
-    const text = decode(stdout)
-    return Effect.as(check(process, text), text)
-  })
+  capture(runner, target, { stdout: "text", stderr: false }, ({ process, stdout }) =>
+    Effect.as(check(process, stdout), stdout)
+  )
 
 /** @internal */
 export const string = text("string")
@@ -407,12 +456,11 @@ export const lines = (target: Target) => Effect.map(text("lines")(target), split
 /** @internal */
 export const output = (target: Target) => {
   const merged = pipeline.last(target).mergeStderr
-  return capture("output", target, { stdout: true, stderr: !merged }, ({ process, stdout, stderr }) =>
-    Effect.map(process.wait, (status) => ({
-      status,
-      stdout: decode(stdout),
-      stderr: merged ? "" : decode(stderr)
-    }))
+  return capture(
+    "output",
+    target,
+    { stdout: "text", stderr: merged ? false : "text" } as const,
+    ({ process, stdout, stderr }) => Effect.map(process.wait, (status) => ({ status, stdout, stderr: stderr ?? "" }))
   )
 }
 

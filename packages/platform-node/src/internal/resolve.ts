@@ -6,11 +6,15 @@ import * as CommandError from "@tether/command/CommandError"
 const defaultPath = "/usr/local/bin:/usr/bin:/bin"
 
 const executable = (file: string): "ok" | "missing" | "denied" => {
+  // Most PATH entries do not hold the program: asking without an exception keeps the walk cheap.
+  let stats
   try {
-    if (!statSync(file).isFile()) return "denied"
+    stats = statSync(file, { throwIfNoEntry: false })
   } catch {
     return "missing"
   }
+  if (stats === undefined) return "missing"
+  if (!stats.isFile()) return "denied"
   try {
     accessSync(file, constants.X_OK)
     return "ok"

@@ -1,4 +1,5 @@
 import type { Readable, Writable } from "node:stream"
+import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as FiberId from "effect/FiberId"
@@ -21,6 +22,9 @@ export const drainMaxMillis = 1000
  * consumer slower than it.
  */
 export const drainMaxBytes = 4 * 1024 * 1024
+
+/** How much is read ahead of a busy consumer before the socket is paused. */
+const batchBytes = 256 * 1024
 
 /**
  * Runs `f` after the event loop has polled for I/O once more. A timer that fires late, because the loop was
@@ -51,25 +55,41 @@ export class OutputPipe {
   }
 
   readonly stream: Stream.Stream<Uint8Array> = Stream.async<Uint8Array>((emit) => {
+    // Chunks read while the consumer is busy are handed over together, one offer per batch; the socket
+    // is paused only when a batch grows past `batchBytes`, so the kernel pipe fills and the child waits.
+    let pending: Array<Uint8Array> = []
+    let pendingBytes = 0
+    let offering = false
+    let ending = false
+    const offer = () => {
+      if (pending.length === 0) {
+        offering = false
+        this.waiting = true
+        if (ending) return void emit.end()
+        if (this.bytesAtExit !== undefined && this.bytes - this.bytesAtExit >= drainMaxBytes) return this.close()
+        if (!this.done && this.socket.isPaused()) this.socket.resume()
+        return
+      }
+      offering = true
+      const batch = pending
+      pending = []
+      pendingBytes = 0
+      emit.chunk(Chunk.unsafeFromArray(batch)).then(offer, () => {})
+    }
     const onData = (chunk: Buffer) => {
       this.lastData = Date.now()
       this.waiting = false
       this.bytes += chunk.length
-      this.socket.pause()
-      const spent = this.bytesAtExit !== undefined && this.bytes - this.bytesAtExit >= drainMaxBytes
-      emit.single(chunk).then(
-        () => {
-          this.waiting = true
-          if (spent) this.close()
-          else if (!this.done) this.socket.resume()
-        },
-        () => {}
-      )
+      pending.push(chunk)
+      pendingBytes += chunk.length
+      if (pendingBytes >= batchBytes) this.socket.pause()
+      if (!offering) offer()
     }
     const onEnd = () => {
       if (this.done) return
       this.done = true
-      void emit.end()
+      ending = true
+      if (!offering) offer()
     }
     this.finish = onEnd
     this.socket.on("data", onData)
