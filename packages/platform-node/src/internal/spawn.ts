@@ -306,6 +306,39 @@ const spawnChild = (command: Command.Command, shown: string, input: SpawnInput) 
     })
   })
 
+/**
+ * Node starts the exec helper in place of the program, with one more fd: the channel the helper reports
+ * on. The streams are taken at once, before Node's exit handling can discard what nobody read yet.
+ */
+const spawnHelper = (
+  shown: string,
+  helper: string,
+  args: ReadonlyArray<string>,
+  input: SpawnInput,
+  stdio: ReadonlyArray<NodeStdio>
+) => {
+  try {
+    const child = ChildProcess.spawn(helper, args, {
+      argv0: "tether-exec",
+      cwd: input.cwd,
+      env: input.env,
+      stdio: [...stdio, "pipe"],
+      detached: true
+    })
+    const streams = takeStdio(child)
+    const destroy = () => {
+      for (const s of streams) s?.destroy()
+    }
+    return { child, streams, destroy }
+  } catch (error) {
+    return helperFailure(shown, input.cwd, helper, error as NodeJS.ErrnoException)
+  }
+}
+
+/** The typed error for the program's failed exec, as the helper reports it (an errno name). */
+const execFailureOf = (shown: string, input: SpawnInput) => (code: string) =>
+  spawnFailure(shown, input.cwd, input.file, Object.assign(new Error(`exec failed: ${code}`), { code }))
+
 /** Node could not start the helper itself: its working directory is gone, or the helper is. */
 const helperFailure = (shown: string, cwd: string, helper: string, error: NodeJS.ErrnoException) =>
   checkDirectory(shown, cwd) ??
@@ -335,24 +368,10 @@ const spawnSupervised = (command: Command.Command, shown: string, input: SpawnIn
       keep: keptFds(stdio),
       dups: merge ? [[1, 2]] : []
     })
-    const execFailure = (code: string) =>
-      spawnFailure(shown, input.cwd, input.file, Object.assign(new Error(`exec failed: ${code}`), { code }))
-    let child: ChildProcess.ChildProcess
-    try {
-      child = ChildProcess.spawn(helper, args, {
-        argv0: "tether-exec",
-        cwd: input.cwd,
-        env: input.env,
-        stdio: [...stdio, "pipe"],
-        detached: true
-      })
-    } catch (error) {
-      return resume(Effect.fail(helperFailure(shown, input.cwd, helper, error as NodeJS.ErrnoException)))
-    }
-    const streams = takeStdio(child)
-    const destroy = () => {
-      for (const s of streams) s?.destroy()
-    }
+    const execFailure = execFailureOf(shown, input)
+    const started = spawnHelper(shown, helper, args, input, stdio)
+    if (!("child" in started)) return resume(Effect.fail(started))
+    const { child, streams, destroy } = started
     const onError = (error: NodeJS.ErrnoException) => {
       destroy()
       resume(Effect.fail(helperFailure(shown, input.cwd, helper, error)))
@@ -598,24 +617,10 @@ const spawnDaemon = (
       dir: command.cwd,
       daemon: { pidFile }
     })
-    let child: ChildProcess.ChildProcess
-    try {
-      child = ChildProcess.spawn(helper, args, {
-        argv0: "tether-exec",
-        cwd: input.cwd,
-        env: input.env,
-        stdio: [...stdio, "pipe"],
-        detached: true
-      })
-    } catch (error) {
-      return resume(Effect.fail(helperFailure(shown, input.cwd, helper, error as NodeJS.ErrnoException)))
-    }
-    const streams = takeStdio(child)
-    const destroy = () => {
-      for (const s of streams) s?.destroy()
-    }
-    const execFailure = (code: string) =>
-      spawnFailure(shown, input.cwd, input.file, Object.assign(new Error(`exec failed: ${code}`), { code }))
+    const started = spawnHelper(shown, helper, args, input, stdio)
+    if (!("child" in started)) return resume(Effect.fail(started))
+    const { child, streams, destroy } = started
+    const execFailure = execFailureOf(shown, input)
     const onError = (error: NodeJS.ErrnoException) => {
       destroy()
       resume(Effect.fail(helperFailure(shown, input.cwd, helper, error)))
