@@ -5,11 +5,11 @@
  *
  * @since 0.1.0
  */
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import type * as Sink from "effect/Sink"
 import type * as Stream from "effect/Stream"
 import type { Command } from "./Command.js"
-import type { CommandError } from "./CommandError.js"
+import { type CommandError, SignalError } from "./CommandError.js"
 import type { ExitStatus } from "./ExitStatus.js"
 import type { Pipeline } from "./Pipeline.js"
 
@@ -85,3 +85,22 @@ export interface Process {
  * @category guards
  */
 export const isProcess = (u: unknown): u is Process => typeof u === "object" && u !== null && TypeId in u
+
+/**
+ * The exit code of `wait`'s status, or `SignalError` when a signal ended the process: the `exitCode` of a
+ * backend that builds its `Process` from `wait`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const exitCodeFrom = (
+  command: string,
+  wait: Effect.Effect<ExitStatus, CommandError>
+): Effect.Effect<number, CommandError> =>
+  Effect.flatMap(wait, (status) =>
+    status._tag === "Exited"
+      ? Effect.succeed(status.code)
+      : Effect.fail(
+          new SignalError({ command, signal: status.signal, coreDumped: status.coreDumped, stdout: "", stderr: "" })
+        )
+  )

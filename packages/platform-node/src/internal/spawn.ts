@@ -511,19 +511,7 @@ const manage = (command: Command.Command, shown: string, spawned: Spawned, runti
       stderr: stderr?.stream ?? Stream.empty,
       fd: (n) => extra.get(n)?.stream ?? Stream.empty,
       wait,
-      exitCode: Effect.flatMap(wait, (status) =>
-        status._tag === "Exited"
-          ? Effect.succeed(status.code)
-          : Effect.fail(
-              new CommandError.SignalError({
-                command: shown,
-                signal: status.signal,
-                coreDumped: status.coreDumped,
-                stdout: "",
-                stderr: ""
-              })
-            )
-      ),
+      exitCode: Process.exitCodeFrom(shown, wait),
       kill,
       stop,
       isRunning: Effect.sync(() => !exited),

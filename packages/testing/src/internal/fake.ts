@@ -327,19 +327,7 @@ export const start = (
       stderr: stderr.stream ?? Stream.empty,
       fd: (n) => (extraPipes.has(n) ? quiet : Stream.empty),
       wait,
-      exitCode: Effect.flatMap(wait, (status) =>
-        status._tag === "Exited"
-          ? Effect.succeed(status.code)
-          : Effect.fail(
-              new CommandError.SignalError({
-                command: shown,
-                signal: status.signal,
-                coreDumped: status.coreDumped,
-                stdout: "",
-                stderr: ""
-              })
-            )
-      ),
+      exitCode: Process.exitCodeFrom(shown, wait),
       kill: (signal) => deliver(signal ?? command.killSignal),
       stop,
       isRunning: Effect.sync(() => record.status === undefined),
