@@ -165,6 +165,21 @@ const mergeArgs = (file: string, args: ReadonlyArray<string>, env: Record<string
 const statusOf = (code: number | null, signal: NodeJS.Signals | null): ExitStatus.ExitStatus =>
   code !== null ? ExitStatus.Exited({ code }) : ExitStatus.Signaled({ signal: signal ?? "UNKNOWN", coreDumped: false })
 
+/** What to exec and how: the child's environment, its working directory (checked), argv, and the file. */
+const resolveLaunch = (shown: string, command: Command.Command) =>
+  Effect.gen(function* () {
+    const env = Command.environment(command, process.env)
+    const cwd = command.cwd ?? process.cwd()
+    if (command.cwd !== undefined) {
+      const bad = checkDirectory(shown, command.cwd)
+      if (bad) return yield* bad
+    }
+    const argv = Command.argv(command).map(text)
+    const file = resolveProgram(shown, argv[0]!, cwd, env.PATH)
+    if (typeof file !== "string") return yield* file
+    return { env, cwd, argv, file }
+  })
+
 /** Starts one command under Node's `child_process`, in its own process group. */
 export const start = (
   command: Command.Command
@@ -188,15 +203,7 @@ export const start = (
     }
 
     // Resolve the environment, the working directory and the program before anything is opened.
-    const env = Command.environment(command, process.env)
-    const cwd = command.cwd ?? process.cwd()
-    if (command.cwd !== undefined) {
-      const bad = checkDirectory(shown, command.cwd)
-      if (bad) return yield* bad
-    }
-    const argv = Command.argv(command).map(text)
-    const file = resolveProgram(shown, argv[0]!, cwd, env.PATH)
-    if (typeof file !== "string") return yield* file
+    const { env, cwd, argv, file } = yield* resolveLaunch(shown, command)
 
     // Spawn, with the files its stdio names open only until the child holds its own copies.
     const runtime = yield* Effect.runtime<never>()
@@ -565,15 +572,7 @@ export const daemon = (command: Command.Command): Effect.Effect<{ readonly pid: 
     const problems = daemonProblems(command)
     if (problems.length > 0) return yield* new CommandError.InvalidCommand({ command: shown, problems })
 
-    const env = Command.environment(command, process.env)
-    const cwd = command.cwd ?? process.cwd()
-    if (command.cwd !== undefined) {
-      const bad = checkDirectory(shown, command.cwd)
-      if (bad) return yield* bad
-    }
-    const argv = Command.argv(command).map(text)
-    const file = resolveProgram(shown, argv[0]!, cwd, env.PATH)
-    if (typeof file !== "string") return yield* file
+    const { env, cwd, argv, file } = yield* resolveLaunch(shown, command)
     const pidFile = command.pidFile === undefined ? undefined : resolvePath(cwd, command.pidFile)
 
     const pid = yield* Effect.acquireUseRelease(
