@@ -1,16 +1,14 @@
 import { Command } from "@tether/command"
-import type { CommandExecutor } from "@tether/command/CommandExecutor"
 import { it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
-import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import { describe, expect, vi } from "vitest"
-import { layer, sh } from "./support.js"
+import { everyRunner, layer, sh } from "./support.js"
 
 interface Recorded {
   readonly name: string
@@ -83,18 +81,8 @@ const recordingLogger = () => {
 const secret = "s3cret-for-spans"
 
 describe("spans", () => {
-  const runners: ReadonlyArray<[string, (c: Command.Command) => Effect.Effect<unknown, unknown, CommandExecutor>]> = [
-    ["run", Command.run],
-    ["exitCode", Command.exitCode],
-    ["status", Command.status],
-    ["string", Command.string],
-    ["bytes", Command.bytes],
-    ["lines", Command.lines],
-    ["output", Command.output],
-    ["json", Command.json(Schema.Unknown)],
-    ["stream", (c) => Stream.runDrain(Command.stream(c))],
-    ["streamLines", (c) => Stream.runDrain(Command.streamLines(c))]
-  ]
+  // start has a span of its own, checked below.
+  const runners = everyRunner.filter(([name]) => name !== "start")
 
   for (const [name, runner] of runners) {
     it.live(`${name} runs in one span carrying the redacted command and the pid`, () =>

@@ -2,9 +2,12 @@ import { spawn } from "node:child_process"
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { Command } from "@tether/command"
+import { Command, type CommandError } from "@tether/command"
+import type { CommandExecutor } from "@tether/command/CommandExecutor"
 import { NodeCommandExecutor } from "@tether/platform-node"
 import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 
 const here = dirname(fileURLToPath(import.meta.url))
 
@@ -230,3 +233,20 @@ export const processesWith = (word: string): Array<number> => {
 
 /** A sleep duration no other test uses, so that its processes can be found by their command line. */
 export const uniqueSleep = (seconds: number) => `${seconds}.${String(process.pid).padStart(7, "0")}${Date.now() % 1000}`
+
+/** Every runner, by name, each run to its end (streams drained, a started process's scope closed). */
+export const everyRunner: ReadonlyArray<
+  readonly [string, (c: Command.Command) => Effect.Effect<unknown, CommandError.CommandError, CommandExecutor>]
+> = [
+  ["run", Command.run],
+  ["exitCode", Command.exitCode],
+  ["status", Command.status],
+  ["string", Command.string],
+  ["bytes", Command.bytes],
+  ["lines", Command.lines],
+  ["output", Command.output],
+  ["json", Command.json(Schema.Unknown)],
+  ["stream", (c) => Stream.runDrain(Command.stream(c))],
+  ["streamLines", (c) => Stream.runDrain(Command.streamLines(c))],
+  ["start", (c) => Effect.scoped(Command.start(c))]
+]

@@ -5,25 +5,10 @@ import type { CommandExecutor } from "@tether/command/CommandExecutor"
 import { it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Schema from "effect/Schema"
-import * as Stream from "effect/Stream"
 import { describe, expect } from "vitest"
-import { layer, liveChildren, sh, tempDir } from "./support.js"
+import { everyRunner, layer, liveChildren, sh, tempDir } from "./support.js"
 
-const runners: ReadonlyArray<[string, (c: Command.Command) => Effect.Effect<unknown, CommandError.CommandError, any>]> =
-  [
-    ["run", Command.run],
-    ["exitCode", Command.exitCode],
-    ["status", Command.status],
-    ["string", Command.string],
-    ["bytes", Command.bytes],
-    ["lines", Command.lines],
-    ["output", Command.output],
-    ["json", Command.json(Schema.Unknown)],
-    ["stream", (c) => Stream.runDrain(Command.stream(c))],
-    ["streamLines", (c) => Stream.runDrain(Command.streamLines(c))],
-    ["start", (c) => Effect.scoped(Command.start(c))]
-  ]
+const runners = everyRunner
 
 describe("an invalid command is refused before anything is spawned", () => {
   for (const [name, runner] of runners) {
