@@ -237,8 +237,17 @@ struct limit {
   unsigned long long hard;
 };
 
+struct open_spec {
+  int fd;
+  long flags;
+  const char *path; /* 0: /dev/null */
+};
+
 struct plan {
   int ctl;
+  int hold;
+  struct open_spec opens[MAX_FDS];
+  int nopens;
   int daemon;
   const char *pid_file;
   const char *dir;
@@ -337,6 +346,7 @@ static void parse_limit(struct plan *p, char *word) {
 static void parse(struct plan *p, int argc, char **argv, char **envp) {
   memset(p, 0, sizeof *p);
   p->ctl = -1;
+  p->hold = -1;
   p->umask = -1;
   p->uid = -1;
   p->gid = -1;
@@ -363,6 +373,31 @@ static void parse(struct plan *p, int argc, char **argv, char **envp) {
     char *v = argv[++i];
     switch (o[1]) {
       case 'c': p->ctl = (int)number(-1, v, 10, 1 << 30); break;
+      case 'h': p->hold = (int)number(p->ctl, v, 10, 1 << 30); break;
+      case 'N':
+      case 'o': {
+        if (p->nopens == MAX_FDS) usage(p->ctl, "too many opens:", v);
+        struct open_spec *spec = &p->opens[p->nopens];
+        if (o[1] == 'N') {
+          spec->fd = (int)number(p->ctl, v, 10, 1 << 30);
+          spec->flags = O_RDWR;
+          spec->path = 0;
+        } else {
+          /* FD:FLAGS:PATH, FLAGS in octal; the path may hold colons. */
+          char *flags = v;
+          while (*flags && *flags != ':') flags++;
+          char *path = *flags ? flags + 1 : flags;
+          while (*path && *path != ':') path++;
+          if (!*flags || !*path) usage(p->ctl, "an open is FD:FLAGS:PATH:", v);
+          *flags++ = '\0';
+          *path++ = '\0';
+          spec->fd = (int)number(p->ctl, v, 10, 1 << 30);
+          spec->flags = number(p->ctl, flags, 8, 0x7fffffff);
+          spec->path = path;
+        }
+        p->nopens++;
+        break;
+      }
       case 'p': p->pid_file = v; break;
       case 'C': p->dir = v; break;
       case 'm': p->umask = number(p->ctl, v, 8, 0777); break;
@@ -649,7 +684,8 @@ static int reap(struct state *s) {
     if (pid == 0) return 1;
     if (pid == s->target && !s->target_done) {
       s->target_done = 1;
-      if (!(status & 0x80) && !children_left()) exit_as(status);
+      /* Under the fork server nobody sees this process's status: the report is the only one. */
+      if (s->plan->hold < 0 && !(status & 0x80) && !children_left()) exit_as(status);
       struct text t = {{0}, 0};
       if ((status & 0x7f) == 0) {
         put(&t, "exit ");
@@ -798,15 +834,18 @@ static int supervise(struct plan *p) {
     if (null >= 0 && null != fd) sys3(__NR_dup3, null, fd, 0);
   }
   static struct plan own;
-  own.nkeep = 2;
-  own.keep[0] = p->ctl < s.signals ? p->ctl : (int)s.signals;
-  own.keep[1] = p->ctl < s.signals ? (int)s.signals : p->ctl;
+  own.keep[own.nkeep++] = p->ctl;
+  own.keep[own.nkeep++] = (int)s.signals;
+  if (p->hold >= 0) own.keep[own.nkeep++] = p->hold;
+  sort_fds(own.keep, own.nkeep);
   close_others(&own);
 
+  /* The end of the channel is end of file on it, or on the hold pipe under the fork server. */
+  int hold = p->hold >= 0 ? p->hold : p->ctl;
   char buf[64];
   for (;;) {
     if (s.target_done && !reap(&s)) return 0;
-    struct pollfd pf[2] = {{p->ctl, POLLIN, 0}, {(int)s.signals, POLLIN, 0}};
+    struct pollfd pf[2] = {{hold, POLLIN, 0}, {(int)s.signals, POLLIN, 0}};
     r = sys5(__NR_ppoll, pf, 2, 0, 0, 0);
     if (r == -EINTR) continue;
     if (r < 0) break;
@@ -816,7 +855,7 @@ static int supervise(struct plan *p) {
     }
     /* Node never writes: anything readable is the end of the channel. */
     if (pf[0].revents) {
-      long n = sys3(__NR_read, p->ctl, buf, sizeof buf);
+      long n = sys3(__NR_read, hold, buf, sizeof buf);
       if (n == -EINTR || n == -EAGAIN || n > 0) continue;
       break;
     }
@@ -893,6 +932,220 @@ static int daemonize(struct plan *p) {
   return 127;
 }
 
+/* ---- the fork server ---- */
+
+/*
+ * With -S CTL the helper is a fork server: Node starts one per process and sends it every command as a
+ * message on CTL (a 4-byte length in host order, then NUL-terminated words):
+ *
+ *   run PIPES COUNT ARGS... ENV...    start a command: ARGS are COUNT words of the options above, from
+ *                                     "-c" to FILE ARGV0 ARGS; ENV is the environment
+ *   release FD...                     close the server's copies of these fds
+ *
+ * PIPES lists the pipes to make, "FD:w" (the command writes fd FD) or "FD:r" (it reads it), comma
+ * separated, or "-". For each run the server makes the pipes, forks a supervisor (as without -S, but
+ * with -h HOLD: a pipe whose end of file stops the command) and answers "ok PID FD..." with the numbers
+ * of Node's ends in this process, which Node opens through /proc/PID/fd and then releases; or "fail
+ * STEP ERRNO". It reaps the supervisors, and ends when Node closes CTL.
+ */
+
+#define MESSAGE_BYTES (8 << 20)
+#define OUTPUT_PIPE_BYTES (256 << 10)
+#ifndef F_SETPIPE_SZ
+#define F_SETPIPE_SZ 1031
+#endif
+#define MAX_WORDS (1 << 18)
+static char message[MESSAGE_BYTES];
+static char *words[MAX_WORDS];
+
+struct pipe_spec {
+  int fd;
+  int writes;
+  int ends[2];
+};
+
+static void reply_failure(int ctl, const char *step, long err) {
+  struct text t = {{0}, 0};
+  put(&t, "fail ");
+  put(&t, step);
+  put(&t, " ");
+  put_number(&t, -err);
+  send_line(ctl, &t);
+}
+
+/* Moves `from` onto `to`, leaving `to` open across exec. */
+static long place(long from, int to) {
+  if (from == to) return sys3(__NR_fcntl, to, F_SETFD, 0);
+  long r = sys3(__NR_dup3, from, to, 0);
+  sys1(__NR_close, from);
+  return r;
+}
+
+/* The supervisor, forked by the server: puts the command's fds in place, then supervises. */
+static void become_supervisor(struct pipe_spec *pipes, int npipes, int argc, char **argv, char **envp)
+    __attribute__((noreturn));
+static void become_supervisor(struct pipe_spec *pipes, int npipes, int argc, char **argv, char **envp) {
+  static struct plan p;
+  /* Every end first above every target, so that placing one never overwrites another. */
+  int base = 3;
+  for (int i = 0; i < npipes; i++)
+    if (pipes[i].fd >= base) base = pipes[i].fd + 1;
+  long moved[MAX_FDS];
+  for (int i = 0; i < npipes; i++) {
+    moved[i] = sys3(__NR_fcntl, pipes[i].ends[pipes[i].writes ? 1 : 0], F_DUPFD_CLOEXEC, base);
+    if (moved[i] < 0) sys1(__NR_exit_group, 126);
+  }
+  for (int i = 0; i < npipes; i++)
+    if (place(moved[i], pipes[i].fd) < 0) sys1(__NR_exit_group, 126);
+  parse(&p, argc, argv, envp);
+  if (p.ctl < 0 || p.hold < 0) usage(p.ctl, "no control or hold fd:", "-c -h");
+  sys3(__NR_fcntl, p.ctl, F_SETFD, FD_CLOEXEC);
+  sys3(__NR_fcntl, p.hold, F_SETFD, FD_CLOEXEC);
+  for (int i = 0; i < p.nopens; i++) {
+    const struct open_spec *o = &p.opens[i];
+    long fd = open_file(o->path ? o->path : "/dev/null", o->flags | O_CLOEXEC, 0666);
+    if (fd < 0 || (fd = place(fd, o->fd)) < 0) {
+      struct text t = {{0}, 0};
+      put_number(&t, o->fd);
+      t.buf[t.len] = '\0';
+      struct failure f = {"open", t.buf, -fd};
+      report_failure(p.ctl, &f);
+      sys1(__NR_exit_group, 1);
+    }
+  }
+  sort_fds(p.keep, p.nkeep);
+  sys1(__NR_exit_group, supervise(&p));
+  for (;;) {
+  }
+}
+
+/* One "run" message: `w` words from `first`. */
+static void run(int ctl, char **first, int w) {
+  static struct pipe_spec pipes[MAX_FDS];
+  int npipes = 0;
+  if (w < 3) usage(ctl, "a run message needs PIPES COUNT ARGS", "");
+  char *spec = first[0];
+  if (!same(spec, "-")) {
+    for (char *c = spec; *c;) {
+      if (npipes == MAX_FDS) usage(ctl, "too many pipes:", spec);
+      char *colon = c;
+      while (*colon && *colon != ':') colon++;
+      if (!*colon || (colon[1] != 'r' && colon[1] != 'w')) usage(ctl, "a pipe is FD:r or FD:w:", spec);
+      *colon = '\0';
+      pipes[npipes].fd = (int)number(ctl, c, 10, 1 << 20);
+      pipes[npipes].writes = colon[1] == 'w';
+      npipes++;
+      c = colon + 2;
+      if (*c == ',') c++;
+    }
+  }
+  long count = number(ctl, first[1], 10, w - 2);
+  /* parse() reads from index 1: the count word stands in for argv[0]. */
+  char **argv = first + 1;
+  int argc = (int)count + 1;
+  /* argv and the environment each end with a null pointer: the environment moves up by one. */
+  memmove(argv + argc + 1, argv + argc, (unsigned long)(w - 1 - argc) * sizeof *argv);
+  argv[argc] = 0;
+  char **envp = argv + argc + 1;
+  first[w + 1] = 0;
+
+  for (int i = 0; i < npipes; i++) {
+    long r = sys2(__NR_pipe2, pipes[i].ends, O_CLOEXEC);
+    if (r < 0) {
+      for (int j = 0; j < i; j++) sys1(__NR_close, pipes[j].ends[0]), sys1(__NR_close, pipes[j].ends[1]);
+      reply_failure(ctl, "pipe", r);
+      return;
+    }
+    /* As much room as a socketpair has: a program that writes its last output and exits at once (a
+     * Node program calling process.exit) loses what does not fit. Best effort: the kernel may refuse. */
+    if (pipes[i].writes) sys3(__NR_fcntl, pipes[i].ends[1], F_SETPIPE_SZ, OUTPUT_PIPE_BYTES);
+  }
+  long pid = tether_fork();
+  if (pid == 0) become_supervisor(pipes, npipes, argc, argv, envp);
+  struct text t = {{0}, 0};
+  if (pid < 0) {
+    put(&t, "fail fork ");
+    put_number(&t, -pid);
+  } else {
+    put(&t, "ok ");
+    put_number(&t, pid);
+  }
+  for (int i = 0; i < npipes; i++) {
+    int child_end = pipes[i].writes ? 1 : 0;
+    sys1(__NR_close, pipes[i].ends[child_end]);
+    if (pid < 0) {
+      sys1(__NR_close, pipes[i].ends[1 - child_end]);
+      continue;
+    }
+    put(&t, " ");
+    put_number(&t, pipes[i].ends[1 - child_end]);
+  }
+  send_line(ctl, &t);
+}
+
+static void release(char **first, int w) {
+  for (int i = 0; i < w; i++) {
+    unsigned long long fd;
+    if (parse_number(first[i], 10, &fd) == 0 && fd > 2) sys1(__NR_close, fd);
+  }
+}
+
+static void handle(int ctl, char *body, unsigned long length) {
+  int w = 0;
+  for (unsigned long at = 0; at < length;) {
+    if (w == MAX_WORDS - 3) usage(ctl, "too many words in a message", "");
+    words[w++] = body + at;
+    while (at < length && body[at]) at++;
+    at++;
+  }
+  if (w == 0) return;
+  if (same(words[0], "run")) run(ctl, words + 1, w - 1);
+  else if (same(words[0], "release")) release(words + 1, w - 1);
+  else usage(ctl, "unknown message:", words[0]);
+}
+
+static int serve(int ctl) {
+  unsigned long all[SIGSET_WORDS];
+  for (unsigned long i = 0; i < sizeof all / sizeof all[0]; i++) all[i] = ~0UL;
+  unsigned long dfl[8] = {0};
+  sys4(__NR_rt_sigaction, SIGCHLD, dfl, 0, SIGSET_BYTES);
+  long signals = sys4(__NR_signalfd4, -1, all, sizeof all, O_CLOEXEC | O_NONBLOCK);
+  if (signals < 0) usage(ctl, "no signalfd", "");
+  unsigned long have = 0;
+  for (;;) {
+    struct pollfd pf[2] = {{ctl, POLLIN, 0}, {(int)signals, POLLIN, 0}};
+    long r = sys5(__NR_ppoll, pf, 2, 0, 0, 0);
+    if (r == -EINTR) continue;
+    if (r < 0) return 1;
+    if (pf[1].revents) {
+      char info[128 * 8];
+      while (sys3(__NR_read, signals, info, sizeof info) > 0) {
+      }
+      while (sys4(__NR_wait4, -1, 0, WNOHANG | __WALL, 0) > 0) {
+      }
+    }
+    if (!pf[0].revents) continue;
+    long n = sys3(__NR_read, ctl, message + have, MESSAGE_BYTES - have);
+    if (n == -EINTR || n == -EAGAIN) continue;
+    if (n <= 0) return 0;
+    have += (unsigned long)n;
+    unsigned long at = 0;
+    for (;;) {
+      unsigned int length;
+      if (have - at < sizeof length) break;
+      memcpy(&length, message + at, sizeof length);
+      if (length > MESSAGE_BYTES - sizeof length - 1) usage(ctl, "message too long", "");
+      if (have - at - sizeof length < length) break;
+      handle(ctl, message + at + sizeof length, length);
+      at += sizeof length + length;
+    }
+    if (at > 0) {
+      memmove(message, message + at, have - at);
+      have -= at;
+    }
+  }
+}
+
 int main(int argc, char **argv, char **envp) {
   static struct plan p;
   /* Until the target execs, no signal may stop this process half-way; the target unblocks them. */
@@ -900,6 +1153,7 @@ int main(int argc, char **argv, char **envp) {
   for (unsigned long i = 0; i < sizeof all / sizeof all[0]; i++) all[i] = ~0UL;
   sys4(__NR_rt_sigprocmask, SIG_BLOCK, all, 0, sizeof all);
 
+  if (argc == 3 && same(argv[1], "-S")) return serve((int)number(-1, argv[2], 10, 1 << 30));
   parse(&p, argc, argv, envp);
   if (p.ctl < 0 || sys3(__NR_fcntl, p.ctl, F_SETFD, FD_CLOEXEC) < 0) usage(-1, "no control fd:", "-c");
   sort_fds(p.keep, p.nkeep);

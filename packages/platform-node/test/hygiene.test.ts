@@ -10,6 +10,7 @@ import { describe, expect } from "vitest"
 import {
   eventually,
   layer,
+  forkServers,
   liveChildren,
   openFds,
   processesWith,
@@ -67,6 +68,7 @@ describe("the parent stays clean", () => {
         expect({ settled, fds: openFds() }).toEqual({ settled: true, fds: baseline })
         expect(yield* eventually(() => zombieChildren().length === 0, 5000)).toBe(true)
         expect(liveChildren()).toEqual([])
+        expect(forkServers().length).toBeLessThanOrEqual(1)
         expect(processesWith(sleep)).toEqual([])
       }).pipe(Effect.provide(layer)),
     60_000
@@ -74,6 +76,8 @@ describe("the parent stays clean", () => {
 
   it.live("interrupting runs at every moment of their start leaves no process behind", () =>
     Effect.gen(function* () {
+      // A run first: the fork server and its channel stay for the life of the process.
+      yield* Command.run(Command.make("true"))
       const baseline = openFds()
       const sleep = uniqueSleep(5)
       yield* Effect.forEach(
@@ -96,6 +100,7 @@ describe("interrupted the moment it starts", () => {
   it.live("a run interrupted right after it was forked leaves neither its child nor its pipes behind", () => {
     const sleep = uniqueSleep(30)
     return Effect.gen(function* () {
+      yield* Command.run(Command.make("true"))
       const baseline = openFds()
       for (let i = 0; i < 100; i++) {
         const fiber = yield* Effect.fork(

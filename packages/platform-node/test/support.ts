@@ -106,8 +106,32 @@ export const zombieChildren = (parent: number = process.pid): Array<number> => {
   return zombies
 }
 
-/** Live (non-zombie) children of `parent`, by default this test process. */
-export const liveChildren = (parent: number = process.pid): Array<number> => {
+/** Whether `pid` is a fork server (`tether-exec -S`), which lives as long as the process that started it. */
+export const isForkServer = (pid: number): boolean => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "latin1").startsWith("tether-exec\0-S\0")
+  } catch {
+    return false
+  }
+}
+
+/** Whether commands start through the fork server here (the helper's default), not a helper of their own. */
+export const forkServerOn = process.env.TETHER_FORK_SERVER !== "0"
+
+/**
+ * Whether `supervisor`, a command's supervisor, was started for this process: by its fork server, a child
+ * of this process, or by this process itself when the fork server is off.
+ */
+export const startedHere = (supervisor: number): boolean => {
+  const parent = Number(statFields(String(supervisor))?.[1])
+  if (!forkServerOn) return parent === process.pid
+  return isForkServer(parent) && Number(statFields(String(parent))?.[1]) === process.pid
+}
+
+/** The fork servers among the children of `parent`: at most one per process. */
+export const forkServers = (parent: number = process.pid): Array<number> => allLiveChildren(parent).filter(isForkServer)
+
+const allLiveChildren = (parent: number): Array<number> => {
   const children: Array<number> = []
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue
@@ -116,6 +140,14 @@ export const liveChildren = (parent: number = process.pid): Array<number> => {
   }
   return children
 }
+
+/**
+ * Live (non-zombie) children of `parent`, by default this test process. Its fork server, which stays for
+ * the life of the process by design (`forkServers` counts it), stands in for its own children: the
+ * supervisors it started for this process.
+ */
+export const liveChildren = (parent: number = process.pid): Array<number> =>
+  allLiveChildren(parent).flatMap((pid) => (isForkServer(pid) ? allLiveChildren(pid) : [pid]))
 
 /** A fresh directory under /tmp for one test, removed by the scope that made it. */
 export const tempDir = Effect.acquireRelease(

@@ -3,7 +3,7 @@
  * its arguments, and reading what it reports over its control channel.
  */
 import type * as ChildProcess from "node:child_process"
-import { accessSync, constants as fs, readFileSync } from "node:fs"
+import { accessSync, closeSync, constants as fs, readFileSync } from "node:fs"
 import { constants as os } from "node:os"
 import type { Duplex, Readable, Writable } from "node:stream"
 import { fileURLToPath } from "node:url"
@@ -45,8 +45,7 @@ export const locate = (): { readonly path: string } | { readonly path?: undefine
  * exit before the fiber that spawned it runs again, and its exit must not be missed.
  */
 export interface Leader {
-  readonly child: ChildProcess.ChildProcess
-  /** The child's stdio streams by fd, kept away from Node's handling of an exit. */
+  /** The command's stdio streams by fd (Node's ends of its pipes). */
   readonly stdio: ReadonlyArray<Readable | Writable | null>
   /** The command's pid, which is also its process group id. */
   readonly pid: number
@@ -83,6 +82,9 @@ export interface Invocation {
   readonly dups: ReadonlyArray<readonly [number, number]>
   readonly dir?: string | undefined
   readonly daemon?: { readonly pidFile: string | undefined } | undefined
+  /** Under the fork server: the child fd of the hold pipe, and the words that open its other fds. */
+  readonly hold?: number | undefined
+  readonly opens?: ReadonlyArray<string> | undefined
 }
 
 /** The helper's arguments: every setting as its own word, never parsed by a shell. */
@@ -99,6 +101,8 @@ export const argumentsOf = (command: Command.Command, invocation: Invocation): A
   const grace = Math.min(Math.ceil(Duration.toMillis(command.gracePeriod)), maxGraceMillis)
   args.push("-s", String(signalNumber(command.killSignal)), "-t", String(grace))
   if (invocation.dir !== undefined) args.push("-C", invocation.dir)
+  if (invocation.hold !== undefined) args.push("-h", String(invocation.hold))
+  if (invocation.opens !== undefined) args.push(...invocation.opens)
   if (invocation.daemon !== undefined) {
     args.push("-D")
     if (invocation.daemon.pidFile !== undefined) args.push("-p", invocation.daemon.pidFile)
@@ -142,7 +146,7 @@ const parseLine = (line: string): Line | undefined => {
 }
 
 /** Calls `f` with each complete line the channel carries. */
-const readLines = (socket: Duplex, f: (line: Line) => void) => {
+const readLines = (socket: Readable, f: (line: Line) => void) => {
   let pending = ""
   socket.setEncoding("latin1")
   socket.on("data", (chunk: string) => {
@@ -162,19 +166,70 @@ const ended = (code: number | null, signal: NodeJS.Signals | null) =>
   code !== null ? `exited with ${code}` : `was killed by ${signal}`
 
 /**
- * Watches a freshly spawned supervisor: `done` gets the target's pid once it has exec'd, or the step
+ * How Node talks with one supervisor: the stream it reports on, how Node asks it to stop (by ending the
+ * channel), and how Node learns that it has exited, with its own status when Node is its parent.
+ */
+export interface Channel {
+  readonly reports: Readable
+  readonly close: () => void
+  readonly onExit: (f: (status: ExitStatus.ExitStatus | undefined, how: string) => void) => void
+}
+
+/** The channel of a supervisor Node spawned itself: a socketpair, half-closed to stop it. */
+export const childChannel = (child: ChildProcess.ChildProcess, socket: Duplex): Channel => ({
+  reports: socket,
+  close: () => socket.end(),
+  onExit: (f) =>
+    child.once("exit", (code, signal) =>
+      f(
+        code !== null
+          ? ExitStatus.Exited({ code })
+          : ExitStatus.Signaled({ signal: signal ?? "SIGKILL", coreDumped: false }),
+        ended(code, signal)
+      )
+    )
+})
+
+/**
+ * The channel of a supervisor the fork server forked: a report pipe, and a hold pipe whose only write
+ * end is Node's, closed to stop it. The supervisor is the report pipe's only writer, so its end of file
+ * is the supervisor's exit.
+ */
+export const serverChannel = (reports: Readable, hold: number): Channel => {
+  let open = true
+  return {
+    reports,
+    close: () => {
+      if (open) closeSync(hold)
+      open = false
+    },
+    onExit: (f) => {
+      // A supervisor always reports the command's end before its own; one killed outright took the
+      // command along (its parent-death signal is SIGKILL).
+      const onEnd = () => {
+        if (open) closeSync(hold)
+        open = false
+        f(ExitStatus.Signaled({ signal: "SIGKILL", coreDumped: false }), "ended")
+      }
+      reports.once("end", onEnd)
+      reports.once("close", onEnd)
+    }
+  }
+}
+
+/**
+ * Watches a freshly started supervisor: `done` gets the target's pid once it has exec'd, or the step
  * that failed. The leader's status then comes from the supervisor: a report of the target's end, or its
  * own exit status.
  * Returns a canceler: it closes the channel, which makes the supervisor stop whatever it started, and
  * waits until it has.
  */
 export const supervise = (
-  child: ChildProcess.ChildProcess,
-  control: number,
+  channel: Channel,
   stdio: ReadonlyArray<Readable | Writable | null>,
   done: (result: Leader | Failure) => void
 ): Effect.Effect<void> => {
-  const socket = stdio[control] as Duplex
+  const socket = channel.reports
   const finished = Deferred.unsafeMake<void>(FiberId.none)
   let leader: Leader | undefined
   let supervisorExited = false
@@ -187,7 +242,7 @@ export const supervise = (
   }
 
   const closeChannel = Effect.suspend(() => {
-    if (!(supervisorExited && channelEnded)) socket.end()
+    if (!(supervisorExited && channelEnded)) channel.close()
     return Deferred.await(finished)
   }).pipe(Effect.ensuring(Effect.sync(() => socket.destroy())))
 
@@ -199,7 +254,6 @@ export const supervise = (
   }
   const start = (pid: number) => {
     const self: Leader = {
-      child,
       stdio,
       pid,
       status: undefined,
@@ -241,13 +295,10 @@ export const supervise = (
   }
   socket.once("end", onEnd)
   socket.once("close", onEnd)
-  child.once("exit", (code, signal) => {
+  channel.onExit((status, how) => {
     supervisorExited = true
-    helperExit = ended(code, signal)
-    helperStatus =
-      code !== null
-        ? ExitStatus.Exited({ code })
-        : ExitStatus.Signaled({ signal: signal ?? "SIGKILL", coreDumped: false })
+    helperExit = how
+    helperStatus = status
     check()
   })
   return closeChannel
@@ -330,7 +381,11 @@ const settingOf = (failure: Failure): string | undefined => {
 export const failureError = (
   shown: string,
   failure: Failure,
-  context: { readonly cwd: string; readonly pidFile?: string | undefined },
+  context: {
+    readonly cwd: string
+    readonly pidFile?: string | undefined
+    readonly files?: ReadonlyMap<number, string> | undefined
+  },
   execFailure: (code: string) => CommandError.CommandError
 ): CommandError.CommandError => {
   const setting = settingOf(failure)
@@ -348,6 +403,12 @@ export const failureError = (
         command: shown,
         path: context.pidFile ?? "",
         pid: pidIn(context.pidFile)
+      })
+    case "open":
+      return new CommandError.SpawnError({
+        command: shown,
+        code: failure.code,
+        reason: `cannot open '${context.files?.get(Number(failure.detail)) ?? "?"}' for fd ${failure.detail ?? "?"}`
       })
     case "pidfile":
       return new CommandError.SpawnError({

@@ -1,7 +1,8 @@
 import * as ChildProcess from "node:child_process"
 import { closeSync, constants, openSync, readSync } from "node:fs"
+import { Socket } from "node:net"
 import { resolve as resolvePath } from "node:path"
-import type { Readable, Writable } from "node:stream"
+import type { Duplex, Readable, Writable } from "node:stream"
 import * as Command from "@tether/command/Command"
 import * as CommandError from "@tether/command/CommandError"
 import * as ExitStatus from "@tether/command/ExitStatus"
@@ -17,6 +18,7 @@ import * as Sink from "effect/Sink"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Helper from "./helper.js"
+import * as Server from "./server.js"
 import { checkDirectory, resolveProgram } from "./resolve.js"
 import { OutputPipe, pump, TailPipe, end, write } from "./stdio.js"
 import { groupAlive, signalGroup, sweepGroup, track, untrack } from "./stop.js"
@@ -205,16 +207,25 @@ export const start = (
     // Resolve the environment, the working directory and the program before anything is opened.
     const { env, cwd, argv, file } = yield* resolveLaunch(shown, command)
 
-    // Spawn, with the files its stdio names open only until the child holds its own copies.
     const runtime = yield* Effect.runtime<never>()
-    const spawned = yield* Effect.acquireUseRelease(
-      openFiles(shown, command),
-      (files) =>
-        helper.path === undefined
-          ? spawnChild(command, shown, { env, cwd, file, argv, files })
-          : spawnSupervised(command, shown, { env, cwd, file, argv, files }, helper.path),
-      (files) => Effect.sync(() => closeFiles(files))
-    )
+    // The fork server, when it can express the command's stdio; else a helper or a child of Node's own.
+    const server = helper.path === undefined ? undefined : Server.forkServer(helper.path)
+    const plan = server === undefined ? undefined : servedPlan(command)
+    const served =
+      server === undefined || plan === undefined
+        ? undefined
+        : yield* spawnServed(server, command, shown, { env, cwd, file, argv, files: new Map() }, plan)
+    // Otherwise spawn, with the files its stdio names open only until the child holds its own copies.
+    const spawned =
+      served ??
+      (yield* Effect.acquireUseRelease(
+        openFiles(shown, command),
+        (files) =>
+          helper.path === undefined
+            ? spawnChild(command, shown, { env, cwd, file, argv, files })
+            : spawnSupervised(command, shown, { env, cwd, file, argv, files }, helper.path),
+        (files) => Effect.sync(() => closeFiles(files))
+      ))
     return yield* manage(command, shown, spawned, runtime)
   }).pipe(Effect.ensuring(closeParents(command)))
 
@@ -277,8 +288,9 @@ const spawnChild = (command: Command.Command, shown: string, input: SpawnInput) 
       child.off("error", onError)
       const pid = child.pid!
       track(pid)
+      // A late error (a failed kill, a closed pipe) must never be an unhandled 'error' event.
+      child.on("error", () => {})
       const spawned: Spawned = {
-        child,
         stdio: streams,
         pid,
         status: undefined,
@@ -384,7 +396,9 @@ const spawnSupervised = (command: Command.Command, shown: string, input: SpawnIn
       resume(Effect.fail(helperFailure(shown, input.cwd, helper, error)))
     }
     child.once("error", onError)
-    const cancel = Helper.supervise(child, control, streams, (result) => {
+    child.on("error", () => {})
+    const channel = Helper.childChannel(child, streams[control] as Duplex)
+    const cancel = Helper.supervise(channel, streams, (result) => {
       child.off("error", onError)
       if (!("step" in result)) return resume(Effect.succeed(result))
       destroy()
@@ -393,19 +407,146 @@ const spawnSupervised = (command: Command.Command, shown: string, input: SpawnIn
     return Effect.ensuring(cancel, Effect.sync(destroy))
   })
 
+/** What the fork server is asked for: the pipes to make, the words that open the other fds, and more. */
+interface ServedPlan {
+  readonly pipes: ReadonlyArray<Server.PipeSpec>
+  readonly opens: ReadonlyArray<string>
+  readonly keep: ReadonlyArray<number>
+  readonly control: number
+  readonly hold: number
+  readonly files: ReadonlyMap<number, string>
+}
+
+const outputFlags = (append: boolean) =>
+  constants.O_WRONLY | constants.O_CREAT | (append ? constants.O_APPEND : constants.O_TRUNC)
+
+/**
+ * The command's fds as the fork server makes them, or `undefined` when it cannot: an fd of this process
+ * (`Stdio.fd`, `Command.passFd`, an inherited fd above 2) is not the server's to give.
+ */
+const servedPlan = (command: Command.Command): ServedPlan | undefined => {
+  if (command.passFds.length > 0) return undefined
+  const pipes: Array<Server.PipeSpec> = []
+  const opens: Array<string> = []
+  const files = new Map<number, string>()
+  const place = (fd: number, stdio: Stdio.Stdio, flags: number, output: boolean): boolean => {
+    switch (stdio._tag) {
+      case "Null":
+        opens.push("-N", String(fd))
+        return true
+      case "Inherit":
+        // The server's fds 0-2 are this process's.
+        return fd <= 2
+      case "Pipe":
+        pipes.push({ fd, writes: output })
+        return true
+      case "Feed":
+      case "FromStream":
+        pipes.push({ fd, writes: false })
+        return true
+      case "File": {
+        const path = resolvePath(stdio.path)
+        opens.push("-o", `${fd}:${flags.toString(8)}:${path}`)
+        files.set(fd, stdio.path)
+        return true
+      }
+      case "Fd":
+        return false
+    }
+  }
+  const appends = (stdio: Stdio.Stdio | undefined) => stdio?._tag === "File" && stdio.append
+  if (!place(0, command.stdin ?? { _tag: "Null" }, constants.O_RDONLY, false)) return undefined
+  if (!place(1, command.stdout ?? { _tag: "Null" }, outputFlags(appends(command.stdout)), true)) return undefined
+  // Merged, stderr is a dup of stdout in the command; unset, it is a pipe for the kept tail.
+  if (!command.mergeStderr) {
+    if (!place(2, command.stderr ?? { _tag: "Pipe" }, outputFlags(appends(command.stderr)), true)) return undefined
+  }
+  let top = 2
+  for (const entry of command.fds) {
+    // An extra fd's file is read, unless the command asked to append to it.
+    const flags = appends(entry.stdio) ? outputFlags(true) : constants.O_RDONLY
+    if (!place(entry.fd, entry.stdio, flags, true)) return undefined
+    top = Math.max(top, entry.fd)
+  }
+  const control = top + 1
+  const hold = top + 2
+  pipes.push({ fd: control, writes: true }, { fd: hold, writes: false })
+  return { pipes, opens, keep: command.fds.map((entry) => entry.fd), control, hold, files }
+}
+
+/**
+ * Starts the command through the fork server: it makes the pipes, forks a supervisor that applies the
+ * settings and forks the target, and hands Node its ends of the pipes. `undefined`: the server could not
+ * take the request (it is gone, or the request is too large), and the caller spawns another way.
+ */
+const spawnServed = (
+  server: Server.ForkServer,
+  command: Command.Command,
+  shown: string,
+  input: SpawnInput,
+  plan: ServedPlan
+) =>
+  Effect.async<Spawned | undefined, CommandError.CommandError>((resume) => {
+    const args = Helper.argumentsOf(command, {
+      control: plan.control,
+      hold: plan.hold,
+      file: input.file,
+      argv: input.argv,
+      keep: plan.keep,
+      dups: command.mergeStderr ? [[1, 2]] : [],
+      dir: input.cwd,
+      opens: plan.opens
+    })
+    const env = Object.entries(input.env).map(([name, value]) => `${name}=${value}`)
+    const execFailure = execFailureOf(shown, input)
+    let streams: Array<Readable | Writable | null> = []
+    let cancelSupervision: Effect.Effect<void> | undefined
+    const destroy = () => {
+      for (const s of streams) s?.destroy()
+    }
+    const cancelRequest = server.start(plan.pipes, args, env, (reply) => {
+      if (reply._tag === "Failed") {
+        return resume(
+          Effect.fail(
+            new CommandError.SpawnError({
+              command: shown,
+              code: reply.code,
+              reason: `the fork server failed at '${reply.step}'${reply.detail !== undefined ? `: ${reply.detail}` : ""}`
+            })
+          )
+        )
+      }
+      streams = new Array(plan.hold + 1).fill(null)
+      let hold = -1
+      plan.pipes.forEach((pipe, i) => {
+        const fd = reply.fds[i]!
+        if (pipe.fd === plan.hold) hold = fd
+        else streams[pipe.fd] = new Socket({ fd, readable: pipe.writes, writable: !pipe.writes })
+      })
+      const channel = Helper.serverChannel(streams[plan.control] as Readable, hold)
+      cancelSupervision = Helper.supervise(channel, streams, (result) => {
+        if (!("step" in result)) return resume(Effect.succeed(result))
+        destroy()
+        resume(Effect.fail(Helper.failureError(shown, result, { cwd: input.cwd, files: plan.files }, execFailure)))
+      })
+    })
+    if (cancelRequest === undefined) return resume(Effect.succeed(undefined))
+    return Effect.suspend(() => {
+      cancelRequest()
+      return cancelSupervision === undefined ? Effect.void : Effect.ensuring(cancelSupervision, Effect.sync(destroy))
+    })
+  })
+
 /**
  * Wraps a spawned child into a `Process` and registers its stop in the current scope: the kill signal
  * to the group, the grace period, SIGKILL, the reap, then whatever is left of the group, then every fd.
  */
 const manage = (command: Command.Command, shown: string, spawned: Spawned, runtime: Runtime.Runtime<never>) =>
   Effect.gen(function* () {
-    const child = spawned.child
     const pid = spawned.pid
     const startedAt = Date.now()
     const exit = yield* Deferred.make<ExitStatus.ExitStatus>()
     let exited = false
-    // A late error (a failed kill, a closed pipe) must never be an unhandled 'error' event.
-    child.on("error", () => {})
 
     const outputs: Array<OutputPipe | TailPipe> = []
     const pipeOf = (fd: number) => spawned.stdio[fd] as Readable | null | undefined
@@ -492,7 +633,8 @@ const manage = (command: Command.Command, shown: string, spawned: Spawned, runti
     yield* feedInput(0, command.stdin)
     for (const entry of command.fds) yield* feedInput(entry.fd, entry.stdio)
 
-    const stdinSocket = command.stdin?._tag === "Pipe" ? (child.stdin ?? undefined) : undefined
+    const stdinSocket =
+      command.stdin?._tag === "Pipe" ? ((spawned.stdio[0] as Writable | null) ?? undefined) : undefined
     const stdinSink: Sink.Sink<void, Uint8Array | string, never, CommandError.CommandError> =
       stdinSocket === undefined
         ? Sink.failSync(
