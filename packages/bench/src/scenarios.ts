@@ -56,19 +56,30 @@ export const peers: ReadonlyArray<Library> = [
 export const full: ReadonlyArray<Scenario> = [
   {
     id: "spawn",
-    title: "spawn+wait `true`, Tether's exec helper off (median of 300 × rounds)",
+    title: "spawn+wait `true` (median of 300 × rounds)",
     kind: "spawn",
     size: 300,
     rounds: 3,
     bound: 60,
     reference: "child_process",
     libraries: peers,
+    memory: false
+  },
+  {
+    id: "spawn-plain",
+    title: "spawn+wait `true`, Tether's exec helper off (median of 300 × rounds)",
+    kind: "spawn",
+    size: 300,
+    rounds: 3,
+    bound: 60,
+    reference: "child_process",
+    libraries: ["Tether", "child_process"],
     memory: false,
     env: { TETHER_EXEC_HELPER: "0" }
   },
   {
     id: "helper",
-    title: "spawn+wait `true` through the exec helper (median of 300 × rounds)",
+    title: "spawn+wait `true` with a setting only the exec helper applies (median of 300 × rounds)",
     kind: "helper",
     size: 300,
     rounds: 3,
@@ -76,6 +87,18 @@ export const full: ReadonlyArray<Scenario> = [
     reference: "child_process",
     libraries: ["Tether", "child_process"],
     memory: false
+  },
+  {
+    id: "helper-spawned",
+    title: "as above, the fork server off: a helper spawned per command (median of 300 × rounds)",
+    kind: "helper",
+    size: 300,
+    rounds: 3,
+    bound: 60,
+    reference: "child_process",
+    libraries: ["Tether", "child_process"],
+    memory: false,
+    env: { TETHER_FORK_SERVER: "0" }
   },
   {
     id: "concurrent",
@@ -176,8 +199,13 @@ export const full: ReadonlyArray<Scenario> = [
  */
 export const quick: ReadonlyArray<Scenario> = full.map((scenario) => {
   const smaller: Partial<Record<string, { size: number; title: string }>> = {
-    spawn: { size: 100, title: "spawn+wait `true`, Tether's exec helper off (median of 100)" },
-    helper: { size: 100, title: "spawn+wait `true` through the exec helper (median of 100)" },
+    spawn: { size: 100, title: "spawn+wait `true` (median of 100)" },
+    "spawn-plain": { size: 100, title: "spawn+wait `true`, Tether's exec helper off (median of 100)" },
+    helper: { size: 100, title: "spawn+wait `true` with a setting only the exec helper applies (median of 100)" },
+    "helper-spawned": {
+      size: 100,
+      title: "as above, the fork server off: a helper spawned per command (median of 100)"
+    },
     concurrent: { size: 500, title: "500 × `true`, 16 at a time" },
     lines: { size: 1_000_000, title: "streamLines, 1 M lines of `seq`" },
     stream: { size: 256 * MiB, title: "stream 256 MB of bytes" },

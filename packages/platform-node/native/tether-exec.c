@@ -22,7 +22,12 @@
  * Options: -m UMASK (octal), -l RESOURCE:SOFT:HARD (numbers or "inf"), -u UID, -g GID, -x (clear every
  * capability set), -n (no new privileges), -k FD (keep open in the target), -d FROM:TO (dup2 in the
  * target), -s SIGNO and -t MS (kill signal and grace period of the cleanup), -C DIR (working directory
- * of the target), -D (daemon), -p PATH (pid file, with -D).
+ * of the target), -D (daemon), -p PATH (pid file, with -D). Under the fork server only: -h FD (the hold
+ * pipe: its end of file, not the channel's, stops the command), -N FD (/dev/null on FD), -o
+ * FD:FLAGS:PATH (PATH opened with the octal open(2) FLAGS on FD).
+ *
+ * With -S CTL it is instead the fork server, one per Node process, which forks a supervisor for every
+ * command Node sends it (see "the fork server" below).
  *
  * Built with TETHER_NOLIBC (x86_64) it uses no C library at all: on virtual machines glibc's start-up
  * alone (CPU feature probing through trapping CPUID) costs more than the rest of a spawn. Elsewhere it
