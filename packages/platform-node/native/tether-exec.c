@@ -78,6 +78,7 @@
 #define EINVAL 22
 #define ENOSYS 38
 #define ENOEXEC 8
+#define E2BIG 7
 
 /* ---- the kernel interface ---- */
 
@@ -202,7 +203,7 @@ static int parse_number(const char *s, unsigned long long base, unsigned long lo
 }
 
 struct text {
-  char buf[512];
+  char buf[8192];
   unsigned long len;
 };
 
@@ -299,7 +300,8 @@ static const struct {
 /* A bad argument is Tether's bug, not the caller's: report it where Node will read it, then stop. */
 static void usage(int ctl, const char *problem, const char *word) __attribute__((noreturn));
 static void usage(int ctl, const char *problem, const char *word) {
-  struct text t = {{0}, 0};
+  struct text t;
+  t.len = 0;
   put(&t, "error usage ");
   put_number(&t, EINVAL);
   put(&t, " ");
@@ -453,7 +455,8 @@ struct failure {
 };
 
 static void report_failure(int ctl, const struct failure *f) {
-  struct text t = {{0}, 0};
+  struct text t;
+  t.len = 0;
   put(&t, "error ");
   put(&t, f->step);
   put(&t, " ");
@@ -691,7 +694,8 @@ static int reap(struct state *s) {
       s->target_done = 1;
       /* Under the fork server nobody sees this process's status: the report is the only one. */
       if (s->plan->hold < 0 && !(status & 0x80) && !children_left()) exit_as(status);
-      struct text t = {{0}, 0};
+      struct text t;
+      t.len = 0;
       if ((status & 0x7f) == 0) {
         put(&t, "exit ");
         put_number(&t, (status >> 8) & 0xff);
@@ -718,7 +722,8 @@ static void append_path(struct text *t, const char *a, long n, const char *b) {
 
 /* Appends the children of every thread of `pid`, as the kernel lists them; returns the new count. */
 static int children_of(long pid, int count) {
-  struct text path = {{0}, 0};
+  struct text path;
+  path.len = 0;
   append_path(&path, "/proc/", pid, "/task");
   long dir = open_file(path.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (dir < 0) return count;
@@ -804,7 +809,8 @@ static long start_target(struct plan *p, struct failure *f, long self) {
 
 static int supervise(struct plan *p) {
   struct state s = {p, sys0(__NR_getpid), 0, 0, -1};
-  struct text t = {{0}, 0};
+  struct text t;
+  t.len = 0;
 
   /* SIGCHLD must not be ignored (its children would vanish unreaped); all signals go to a signalfd, so a
    * SIGTERM meant for the group does not stop the supervisor. */
@@ -882,7 +888,8 @@ static long write_pid_file(const struct plan *p, struct failure *f) {
   long r = sys3(__NR_fcntl, fd, F_OFD_SETLK, &lock);
   if (r == -EINVAL) r = sys3(__NR_fcntl, fd, F_SETLK, &lock);
   if (r < 0) return failed(f, r == -EAGAIN || r == -EACCES ? "locked" : "pidfile", 0, r);
-  struct text t = {{0}, 0};
+  struct text t;
+  t.len = 0;
   put_number(&t, sys0(__NR_getpid));
   t.buf[t.len++] = '\n';
   if ((r = sys2(__NR_ftruncate, fd, 0)) < 0) return failed(f, "pidfile", 0, r);
@@ -927,7 +934,8 @@ static int daemonize(struct plan *p) {
   p->keep[p->nkeep++] = p->ctl;
   sort_fds(p->keep, p->nkeep);
   if (!p->dir) p->dir = "/";
-  struct text t = {{0}, 0};
+  struct text t;
+  t.len = 0;
   put(&t, "pid ");
   put_number(&t, sys0(__NR_getpid));
   send_line(p->ctl, &t);
@@ -945,10 +953,11 @@ static int daemonize(struct plan *p) {
  *
  *   run PIPES COUNT ARGS... ENV...    start a command: ARGS are COUNT words of the options above, from
  *                                     "-c" to FILE ARGV0 ARGS; ENV is the environment
+ *   pipes COUNT                       make COUNT pipes for Node; "ok 0 R W ..." (released likewise)
  *   release FD...                     close the server's copies of these fds
  *
- * PIPES lists the pipes to make, "FD:w" (the command writes fd FD) or "FD:r" (it reads it), comma
- * separated, or "-". For each run the server makes the pipes, forks a supervisor (as without -S, but
+ * PIPES lists the pipes to make, "FD:w" (the command writes fd FD) or "FD:r" (it reads it), and
+ * "FD:c", the control pipe the supervisor reports on, comma separated. For each run the server makes the pipes, forks a supervisor (as without -S, but
  * with -h HOLD: a pipe whose end of file stops the command) and answers "ok PID FD..." with the numbers
  * of Node's ends in this process, which Node opens through /proc/PID/fd and then releases; or "fail
  * STEP ERRNO". It reaps the supervisors, and ends when Node closes CTL.
@@ -970,7 +979,8 @@ struct pipe_spec {
 };
 
 static void reply_failure(int ctl, const char *step, long err) {
-  struct text t = {{0}, 0};
+  struct text t;
+  t.len = 0;
   put(&t, "fail ");
   put(&t, step);
   put(&t, " ");
@@ -982,26 +992,76 @@ static void reply_failure(int ctl, const char *step, long err) {
 static long place(long from, int to) {
   if (from == to) return sys3(__NR_fcntl, to, F_SETFD, 0);
   long r = sys3(__NR_dup3, from, to, 0);
-  sys1(__NR_close, from);
+  if (r >= 0) sys1(__NR_close, from);
   return r;
 }
 
+static long node_pid;
+static long server_pid;
+
+/* The umask Node has now (the server's is the one Node had when it started the server). */
+static void take_node_umask(void) {
+  struct text path;
+  append_path(&path, "/proc/", node_pid, "/status");
+  long fd = open_file(path.buf, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return;
+  char status[4096];
+  long n = sys3(__NR_read, fd, status, sizeof status - 1);
+  sys1(__NR_close, fd);
+  if (n <= 0) return;
+  status[n] = '\0';
+  for (char *line = status; *line;) {
+    char *end = line;
+    while (*end && *end != '\n') end++;
+    const char *key = "Umask:";
+    char *c = line;
+    while (*key && *c == *key) c++, key++;
+    if (!*key) {
+      while (*c == ' ' || *c == '\t') c++;
+      long mask = 0;
+      for (; *c >= '0' && *c <= '7'; c++) mask = mask * 8 + (*c - '0');
+      sys1(__NR_umask, mask & 0777);
+      return;
+    }
+    line = *end ? end + 1 : end;
+  }
+}
+
 /* The supervisor, forked by the server: puts the command's fds in place, then supervises. */
-static void become_supervisor(struct pipe_spec *pipes, int npipes, int argc, char **argv, char **envp)
+static void become_supervisor(struct pipe_spec *pipes, int npipes, int control, int argc, char **argv, char **envp)
     __attribute__((noreturn));
-static void become_supervisor(struct pipe_spec *pipes, int npipes, int argc, char **argv, char **envp) {
+static void become_supervisor(struct pipe_spec *pipes, int npipes, int control, int argc, char **argv, char **envp) {
   static struct plan p;
-  /* Every end first above every target, so that placing one never overwrites another. */
+  static struct plan placed;
+  /* Every end first above every target, so that placing one never overwrites another. A failure is
+   * reported on the control pipe, wherever its end is at that moment. */
   int base = 3;
   for (int i = 0; i < npipes; i++)
     if (pipes[i].fd >= base) base = pipes[i].fd + 1;
   long moved[MAX_FDS];
+  struct failure f = {"fds", 0, 0};
   for (int i = 0; i < npipes; i++) {
     moved[i] = sys3(__NR_fcntl, pipes[i].ends[pipes[i].writes ? 1 : 0], F_DUPFD_CLOEXEC, base);
-    if (moved[i] < 0) sys1(__NR_exit_group, 126);
+    if (moved[i] < 0) {
+      failed(&f, "fds", 0, moved[i]);
+      report_failure(pipes[control].ends[1], &f);
+      sys1(__NR_exit_group, 126);
+    }
   }
-  for (int i = 0; i < npipes; i++)
-    if (place(moved[i], pipes[i].fd) < 0) sys1(__NR_exit_group, 126);
+  for (int i = 0; i < npipes; i++) {
+    long r = place(moved[i], pipes[i].fd);
+    if (r < 0) {
+      failed(&f, "fds", 0, r);
+      report_failure(control < i ? pipes[control].fd : (int)moved[control], &f);
+      sys1(__NR_exit_group, 126);
+    }
+    placed.keep[placed.nkeep++] = pipes[i].fd;
+  }
+  /* Nothing else of the server's: not its channel, and not the ends of other commands' pipes it has not
+   * released yet, which this process must not hold while it may block (opening a FIFO, say). */
+  sort_fds(placed.keep, placed.nkeep);
+  close_others(&placed);
+  take_node_umask();
   parse(&p, argc, argv, envp);
   if (p.ctl < 0 || p.hold < 0) usage(p.ctl, "no control or hold fd:", "-c -h");
   sys3(__NR_fcntl, p.ctl, F_SETFD, FD_CLOEXEC);
@@ -1009,11 +1069,13 @@ static void become_supervisor(struct pipe_spec *pipes, int npipes, int argc, cha
   for (int i = 0; i < p.nopens; i++) {
     const struct open_spec *o = &p.opens[i];
     long fd = open_file(o->path ? o->path : "/dev/null", o->flags | O_CLOEXEC, 0666);
-    if (fd < 0 || (fd = place(fd, o->fd)) < 0) {
-      struct text t = {{0}, 0};
+    if (fd >= 0) fd = place(fd, o->fd);
+    if (fd < 0) {
+      struct text t;
+      t.len = 0;
       put_number(&t, o->fd);
       t.buf[t.len] = '\0';
-      struct failure f = {"open", t.buf, -fd};
+      failed(&f, "open", t.buf, fd);
       report_failure(p.ctl, &f);
       sys1(__NR_exit_group, 1);
     }
@@ -1024,27 +1086,81 @@ static void become_supervisor(struct pipe_spec *pipes, int npipes, int argc, cha
   }
 }
 
-/* One "run" message: `w` words from `first`. */
+/* The supervisors the server forked and has not reaped. Any other child of the server is an orphan:
+ * the descendant of a supervisor that was killed outright, adopted by the server as its subreaper. */
+#define MAX_SUPERVISORS 65536
+static int supervisors[MAX_SUPERVISORS];
+static int nsupervisors;
+
+static void add_supervisor(long pid) {
+  if (nsupervisors < MAX_SUPERVISORS) supervisors[nsupervisors++] = (int)pid;
+}
+
+static int forget_supervisor(long pid) {
+  for (int i = 0; i < nsupervisors; i++) {
+    if (supervisors[i] == pid) {
+      supervisors[i] = supervisors[--nsupervisors];
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Reaps every child that ended; then kills every orphan adopted meanwhile. Their own children come to
+ * the server in turn when they die, and go the same way. */
+static void reap_and_kill_orphans(long self) {
+  int orphans_possible = 0;
+  for (;;) {
+    long pid = sys4(__NR_wait4, -1, 0, WNOHANG | __WALL, 0);
+    if (pid == -EINTR) continue;
+    if (pid <= 0) break;
+    /* A supervisor that ended may leave orphans behind (if it was killed); an orphan that ended may too. */
+    forget_supervisor(pid);
+    orphans_possible = 1;
+  }
+  if (!orphans_possible) return;
+  int count = children_of(self, 0);
+  for (int i = 0; i < count; i++) {
+    int known = 0;
+    for (int j = 0; j < nsupervisors && !known; j++) known = supervisors[j] == descendants[i];
+    if (!known) sys2(__NR_kill, descendants[i], SIGKILL);
+  }
+}
+
+/* A number of at most `max`, or -1. */
+static long small_number(const char *word, long max) {
+  unsigned long long n = 0;
+  if (parse_number(word, 10, &n) < 0 || n > (unsigned long long)max) return -1;
+  return (long)n;
+}
+
+/* One "run" message: `w` words from `first`. A request Node should not have sent fails alone: the
+ * server goes on serving the others. */
 static void run(int ctl, char **first, int w) {
   static struct pipe_spec pipes[MAX_FDS];
   int npipes = 0;
-  if (w < 3) usage(ctl, "a run message needs PIPES COUNT ARGS", "");
+  int control = -1;
+  if (w < 3) return reply_failure(ctl, "usage", -EINVAL);
   char *spec = first[0];
   if (!same(spec, "-")) {
     for (char *c = spec; *c;) {
-      if (npipes == MAX_FDS) usage(ctl, "too many pipes:", spec);
       char *colon = c;
       while (*colon && *colon != ':') colon++;
-      if (!*colon || (colon[1] != 'r' && colon[1] != 'w')) usage(ctl, "a pipe is FD:r or FD:w:", spec);
+      if (npipes == MAX_FDS || !*colon || (colon[1] != 'r' && colon[1] != 'w' && colon[1] != 'c'))
+        return reply_failure(ctl, "usage", -EINVAL);
       *colon = '\0';
-      pipes[npipes].fd = (int)number(ctl, c, 10, 1 << 20);
-      pipes[npipes].writes = colon[1] == 'w';
+      long fd = small_number(c, 1 << 20);
+      if (fd < 0) return reply_failure(ctl, "usage", -EINVAL);
+      pipes[npipes].fd = (int)fd;
+      pipes[npipes].writes = colon[1] != 'r';
+      if (colon[1] == 'c') control = npipes;
       npipes++;
       c = colon + 2;
       if (*c == ',') c++;
     }
   }
-  long count = number(ctl, first[1], 10, w - 2);
+  long count = small_number(first[1], w - 2);
+  if (count < 0 || control < 0) return reply_failure(ctl, "usage", -EINVAL);
   /* parse() reads from index 1: the count word stands in for argv[0]. */
   char **argv = first + 1;
   int argc = (int)count + 1;
@@ -1058,16 +1174,17 @@ static void run(int ctl, char **first, int w) {
     long r = sys2(__NR_pipe2, pipes[i].ends, O_CLOEXEC);
     if (r < 0) {
       for (int j = 0; j < i; j++) sys1(__NR_close, pipes[j].ends[0]), sys1(__NR_close, pipes[j].ends[1]);
-      reply_failure(ctl, "pipe", r);
-      return;
+      return reply_failure(ctl, "pipe", r);
     }
     /* As much room as a socketpair has: a program that writes its last output and exits at once (a
      * Node program calling process.exit) loses what does not fit. Best effort: the kernel may refuse. */
-    if (pipes[i].writes) sys3(__NR_fcntl, pipes[i].ends[1], F_SETPIPE_SZ, OUTPUT_PIPE_BYTES);
+    if (pipes[i].writes && i != control) sys3(__NR_fcntl, pipes[i].ends[1], F_SETPIPE_SZ, OUTPUT_PIPE_BYTES);
   }
   long pid = tether_fork();
-  if (pid == 0) become_supervisor(pipes, npipes, argc, argv, envp);
-  struct text t = {{0}, 0};
+  if (pid == 0) become_supervisor(pipes, npipes, control, argc, argv, envp);
+  if (pid > 0) add_supervisor(pid);
+  struct text t;
+  t.len = 0;
   if (pid < 0) {
     put(&t, "fail fork ");
     put_number(&t, -pid);
@@ -1088,6 +1205,30 @@ static void run(int ctl, char **first, int w) {
   send_line(ctl, &t);
 }
 
+/* One "pipes N" message: N pipes for Node itself (between the stages of a pipeline). */
+static void make_pipes(int ctl, char **first, int w) {
+  long count = w == 1 ? small_number(first[0], MAX_FDS) : -1;
+  if (count < 0) return reply_failure(ctl, "usage", -EINVAL);
+  struct text t;
+  t.len = 0;
+  /* The same shape as a run's answer, with no supervisor: "ok 0 R W ...". */
+  put(&t, "ok 0");
+  int made[2 * MAX_FDS];
+  for (long i = 0; i < count; i++) {
+    long r = sys2(__NR_pipe2, made + 2 * i, O_CLOEXEC);
+    if (r < 0) {
+      for (long j = 0; j < 2 * i; j++) sys1(__NR_close, made[j]);
+      reply_failure(ctl, "pipe", r);
+      return;
+    }
+    put(&t, " ");
+    put_number(&t, made[2 * i]);
+    put(&t, " ");
+    put_number(&t, made[2 * i + 1]);
+  }
+  send_line(ctl, &t);
+}
+
 static void release(char **first, int w) {
   for (int i = 0; i < w; i++) {
     unsigned long long fd;
@@ -1098,7 +1239,7 @@ static void release(char **first, int w) {
 static void handle(int ctl, char *body, unsigned long length) {
   int w = 0;
   for (unsigned long at = 0; at < length;) {
-    if (w == MAX_WORDS - 3) usage(ctl, "too many words in a message", "");
+    if (w == MAX_WORDS - 3) return reply_failure(ctl, "usage", -E2BIG);
     words[w++] = body + at;
     while (at < length && body[at]) at++;
     at++;
@@ -1106,10 +1247,20 @@ static void handle(int ctl, char *body, unsigned long length) {
   if (w == 0) return;
   if (same(words[0], "run")) run(ctl, words + 1, w - 1);
   else if (same(words[0], "release")) release(words + 1, w - 1);
-  else usage(ctl, "unknown message:", words[0]);
+  else if (same(words[0], "pipes")) make_pipes(ctl, words + 1, w - 1);
+  else reply_failure(ctl, "usage", -EINVAL);
 }
 
 static int serve(int ctl) {
+  /* Only Node's stdio and the channel: an fd Node inherited and later closes must not live on here. */
+  static struct plan own;
+  own.keep[own.nkeep++] = ctl;
+  close_others(&own);
+  node_pid = sys0(__NR_getppid);
+  server_pid = sys0(__NR_getpid);
+  /* As without the server, nothing a command starts may escape to init: not even when its supervisor is
+   * killed outright. The server then adopts the orphans, and kills them. */
+  sys5(__NR_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   unsigned long all[SIGSET_WORDS];
   for (unsigned long i = 0; i < sizeof all / sizeof all[0]; i++) all[i] = ~0UL;
   unsigned long dfl[8] = {0};
@@ -1126,8 +1277,7 @@ static int serve(int ctl) {
       char info[128 * 8];
       while (sys3(__NR_read, signals, info, sizeof info) > 0) {
       }
-      while (sys4(__NR_wait4, -1, 0, WNOHANG | __WALL, 0) > 0) {
-      }
+      reap_and_kill_orphans(server_pid);
     }
     if (!pf[0].revents) continue;
     long n = sys3(__NR_read, ctl, message + have, MESSAGE_BYTES - have);

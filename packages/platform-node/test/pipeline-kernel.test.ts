@@ -8,7 +8,17 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { describe, expect } from "vitest"
-import { eventually, groupMembers, isAlive, liveChildren, openFds, readPid, tempDir, timed } from "./support.js"
+import {
+  eventually,
+  forkServerOn,
+  groupMembers,
+  isAlive,
+  liveChildren,
+  openFds,
+  readPid,
+  tempDir,
+  timed
+} from "./support.js"
 
 const sh = (script: string) => Command.make("sh", "-c", script)
 
@@ -130,6 +140,8 @@ describe("when OS pipes cannot be made, the Node executor connects the stages th
   it.scopedLive("without mkfifo on PATH", () =>
     Effect.gen(function* () {
       yield* withEnv("PATH", "/nonexistent-tether-bin")
+      // The fork server makes pipes without either: these tests are about the way without it.
+      yield* withEnv("TETHER_FORK_SERVER", "0")
       const process = yield* Command.start(sleepThenCat)
       // Two pipes with Node between them, not one pipe from stage to stage.
       const out = readlinkSync(`/proc/${process.stages[0]!.pid}/fd/1`)
@@ -142,11 +154,24 @@ describe("when OS pipes cannot be made, the Node executor connects the stages th
   it.scopedLive("when the temporary directory does not exist", () =>
     Effect.gen(function* () {
       yield* withEnv("TMPDIR", "/nonexistent-tether-tmp")
+      // The fork server makes pipes without either: these tests are about the way without it.
+      yield* withEnv("TETHER_FORK_SERVER", "0")
       const process = yield* Command.start(sleepThenCat)
       // Two pipes with Node between them, not one pipe from stage to stage.
       const out = readlinkSync(`/proc/${process.stages[0]!.pid}/fd/1`)
       expect(out).toMatch(/^(socket|pipe):/)
       expect(readlinkSync(`/proc/${process.stages[1]!.pid}/fd/0`)).not.toBe(out)
+      expect(yield* Command.string(yesHead)).toBe("y\n")
+    }).pipe(Effect.provide(native))
+  )
+  it.scopedLive.skipIf(!forkServerOn)("the fork server's pipes need neither mkfifo nor a temporary directory", () =>
+    Effect.gen(function* () {
+      yield* withEnv("PATH", "/nonexistent-tether-bin")
+      yield* withEnv("TMPDIR", "/nonexistent-tether-tmp")
+      const process = yield* Command.start(sleepThenCat)
+      const out = readlinkSync(`/proc/${process.stages[0]!.pid}/fd/1`)
+      expect(out).toMatch(/^pipe:/)
+      expect(readlinkSync(`/proc/${process.stages[1]!.pid}/fd/0`)).toBe(out)
       expect(yield* Command.string(yesHead)).toBe("y\n")
     }).pipe(Effect.provide(native))
   )

@@ -116,7 +116,7 @@ export const isForkServer = (pid: number): boolean => {
 }
 
 /** Whether commands start through the fork server here (the helper's default), not a helper of their own. */
-export const forkServerOn = process.env.TETHER_FORK_SERVER !== "0"
+export const forkServerOn = process.env.TETHER_FORK_SERVER !== "0" && process.env.TETHER_EXEC_HELPER !== "0"
 
 /**
  * Whether `supervisor`, a command's supervisor, was started for this process: by its fork server, a child

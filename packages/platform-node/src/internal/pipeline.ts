@@ -12,6 +12,8 @@ import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
+import * as Helper from "./helper.js"
+import * as Server from "./server.js"
 import { start } from "./spawn.js"
 
 interface OsPipe {
@@ -25,8 +27,23 @@ const closeEnd = (pipe: OsPipe, end: "read" | "write") => {
   if (fd !== undefined) closeSync(fd)
 }
 
+/** Pipes made by the fork server, when there is one: no program to run, no name in the file system. */
+const serverPipes = (count: number): Effect.Effect<Array<OsPipe> | undefined> =>
+  Effect.async<Array<OsPipe> | undefined>((resume) => {
+    const helper = Helper.locate()
+    const server = helper.path === undefined ? undefined : Server.forkServer(helper.path)
+    const cancel = server?.pipes(count, (reply) => {
+      if (reply._tag === "Failed") return resume(Effect.succeed(undefined))
+      const pipes: Array<OsPipe> = []
+      for (let i = 0; i < count; i++) pipes.push({ read: reply.fds[2 * i], write: reply.fds[2 * i + 1] })
+      resume(Effect.succeed(pipes))
+    })
+    if (cancel === undefined) return resume(Effect.succeed(undefined))
+    return Effect.sync(cancel)
+  })
+
 /**
- * Makes `count` real pipes. Node has no `pipe(2)` and its stdio "pipe" is a socketpair, which moves bytes
+ * Makes `count` real pipes: the fork server's, or else FIFOs. Node has no `pipe(2)` and its stdio "pipe" is a socketpair, which moves bytes
  * at half a pipe's speed; a FIFO gives true pipe fds: opened read-write first (so neither of the next two
  * opens blocks waiting for the other side), then read-only and write-only, then the read-write fd closed
  * and the name unlinked. `mkfifo` is the POSIX utility; its absence is reported so that the caller can
@@ -34,54 +51,7 @@ const closeEnd = (pipe: OsPipe, end: "read" | "write") => {
  */
 const makePipes = (shown: string, count: number): Effect.Effect<Array<OsPipe>, CommandError.SpawnError, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.async<Array<OsPipe>, CommandError.SpawnError>((resume) => {
-      const fail = (cause: unknown) => {
-        const e = cause as NodeJS.ErrnoException
-        resume(
-          Effect.fail(
-            new CommandError.SpawnError({
-              command: shown,
-              code: String(e.code ?? "EPIPE"),
-              reason: `cannot make pipes between stages: ${e.message}`
-            })
-          )
-        )
-      }
-      let dir: string
-      try {
-        dir = mkdtempSync(join(tmpdir(), "tether-pipe-"))
-      } catch (cause) {
-        return fail(cause)
-      }
-      const names = Array.from({ length: count }, (_, i) => join(dir, String(i)))
-      ChildProcess.execFile("mkfifo", ["-m", "600", ...names], (error) => {
-        const pipes: Array<OsPipe> = []
-        try {
-          if (error) throw error
-          for (const name of names) {
-            const both = openSync(name, constants.O_RDWR)
-            const pipe: OsPipe = { read: undefined, write: undefined }
-            pipes.push(pipe)
-            try {
-              pipe.read = openSync(name, constants.O_RDONLY)
-              pipe.write = openSync(name, constants.O_WRONLY)
-            } finally {
-              closeSync(both)
-            }
-          }
-          resume(Effect.succeed(pipes))
-        } catch (cause) {
-          // Running out of fds halfway must not leak the pipes already opened.
-          for (const pipe of pipes) {
-            closeEnd(pipe, "read")
-            closeEnd(pipe, "write")
-          }
-          fail(cause)
-        } finally {
-          rmSync(dir, { recursive: true, force: true })
-        }
-      })
-    }),
+    Effect.flatMap(serverPipes(count), (made) => (made !== undefined ? Effect.succeed(made) : fifos(shown, count))),
     // The parent keeps no end of an inner pipe once the stages hold theirs, so EOF and SIGPIPE behave as
     // in a shell; whatever is still open here (a stage failed to start) is closed with the scope.
     (pipes) =>
@@ -92,6 +62,56 @@ const makePipes = (shown: string, count: number): Effect.Effect<Array<OsPipe>, C
         }
       })
   )
+
+const fifos = (shown: string, count: number) =>
+  Effect.async<Array<OsPipe>, CommandError.SpawnError>((resume) => {
+    const fail = (cause: unknown) => {
+      const e = cause as NodeJS.ErrnoException
+      resume(
+        Effect.fail(
+          new CommandError.SpawnError({
+            command: shown,
+            code: String(e.code ?? "EPIPE"),
+            reason: `cannot make pipes between stages: ${e.message}`
+          })
+        )
+      )
+    }
+    let dir: string
+    try {
+      dir = mkdtempSync(join(tmpdir(), "tether-pipe-"))
+    } catch (cause) {
+      return fail(cause)
+    }
+    const names = Array.from({ length: count }, (_, i) => join(dir, String(i)))
+    ChildProcess.execFile("mkfifo", ["-m", "600", ...names], (error) => {
+      const pipes: Array<OsPipe> = []
+      try {
+        if (error) throw error
+        for (const name of names) {
+          const both = openSync(name, constants.O_RDWR)
+          const pipe: OsPipe = { read: undefined, write: undefined }
+          pipes.push(pipe)
+          try {
+            pipe.read = openSync(name, constants.O_RDONLY)
+            pipe.write = openSync(name, constants.O_WRONLY)
+          } finally {
+            closeSync(both)
+          }
+        }
+        resume(Effect.succeed(pipes))
+      } catch (cause) {
+        // Running out of fds halfway must not leak the pipes already opened.
+        for (const pipe of pipes) {
+          closeEnd(pipe, "read")
+          closeEnd(pipe, "write")
+        }
+        fail(cause)
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    })
+  })
 
 /**
  * Starts every stage in its own process group, stage `i`'s stdout and stage `i + 1`'s stdin being the

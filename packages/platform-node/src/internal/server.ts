@@ -13,22 +13,30 @@ import { closeSync, constants, openSync } from "node:fs"
 import type { Socket } from "node:net"
 import { constants as os } from "node:os"
 
-/** A pipe of the command: `writes` when the command writes it (Node reads), else Node writes it. */
+/**
+ * A pipe of the command: `writes` when the command writes it (Node reads), else Node writes it. One pipe,
+ * the control pipe the supervisor reports on, is marked `control`.
+ */
 export interface PipeSpec {
   readonly fd: number
   readonly writes: boolean
+  readonly control?: boolean
 }
 
-/** Node's ends of the requested pipes, open in this process, in the order asked. */
+/**
+ * Node's ends of the requested pipes, open in this process, in the order asked, and the supervisor's pid;
+ * or why not. `EHELPER`: the server is gone, and the request may be sent elsewhere.
+ */
 export type Reply =
-  | { readonly _tag: "Started"; readonly fds: ReadonlyArray<number> }
+  | { readonly _tag: "Started"; readonly supervisor: number; readonly fds: ReadonlyArray<number> }
   | { readonly _tag: "Failed"; readonly step: string; readonly code: string; readonly detail?: string | undefined }
 
 /** Larger messages go to a helper of their own (the server's buffer holds 8 MiB). */
 const maxMessageBytes = 4 * 1024 * 1024
 
 interface Pending {
-  readonly pipes: ReadonlyArray<PipeSpec>
+  /** How Node opens each fd of the answer: read-only or write-only. */
+  readonly reads: ReadonlyArray<boolean>
   /** Unset once the caller no longer wants the reply: the fds are then released and closed at once. */
   done: ((reply: Reply) => void) | undefined
 }
@@ -46,29 +54,38 @@ class ForkServer {
     this.channel = child.stdio[3] as Socket
     this.channel.setEncoding("latin1")
     this.channel.on("data", (chunk: string) => this.onData(chunk))
-    this.channel.on("error", () => this.die("its channel failed"))
-    this.channel.on("close", () => this.die("its channel closed"))
-    child.on("error", () => this.die("it failed"))
-    child.on("exit", (code, signal) =>
-      this.die(code !== null ? `it exited with ${code}` : `it was killed by ${signal}`)
-    )
+    this.channel.on("error", () => this.die("lost its channel"))
+    this.channel.on("close", () => this.die("closed its channel"))
+    child.on("error", () => this.die("failed"))
+    child.on("exit", (code, signal) => this.die(code !== null ? `exited with ${code}` : `was killed by ${signal}`))
     // An idle server must not keep Node running: the channel is referenced only while a reply is due.
     child.unref()
     this.channel.unref()
   }
 
-  /** Asks for a command; `done` gets Node's pipe ends, opened, or why not. Returns a canceler. */
+  /**
+   * Asks for a command; `done` gets Node's pipe ends, opened, or why not, always (a caller that no longer
+   * wants the command must still stop it). Returns `false` when the request cannot be sent here.
+   */
   start(
     pipes: ReadonlyArray<PipeSpec>,
     args: ReadonlyArray<string>,
     env: ReadonlyArray<string>,
     done: (reply: Reply) => void
-  ) {
-    const spec = pipes.length === 0 ? "-" : pipes.map((p) => `${p.fd}:${p.writes ? "w" : "r"}`).join(",")
+  ): boolean {
+    const kind = (p: PipeSpec) => (p.control ? "c" : p.writes ? "w" : "r")
+    const spec = pipes.map((p) => `${p.fd}:${kind(p)}`).join(",")
     const body = Buffer.from(["run", spec, String(args.length), ...args, ...env].join("\0") + "\0")
-    if (body.length > maxMessageBytes) return undefined
-    const pending: Pending = { pipes, done }
-    if (!this.send(body)) return undefined
+    if (body.length > maxMessageBytes || !this.send(body)) return false
+    this.queue.push({ reads: pipes.map((p) => p.writes), done })
+    this.channel.ref()
+    return true
+  }
+
+  /** Asks for `count` pipes for Node itself: `done` gets read and write ends, alternately. */
+  pipes(count: number, done: (reply: Reply) => void): (() => void) | undefined {
+    const pending: Pending = { reads: Array.from({ length: 2 * count }, (_, i) => i % 2 === 0), done }
+    if (!this.send(Buffer.from(`pipes\0${count}\0`))) return undefined
     this.queue.push(pending)
     this.channel.ref()
     return () => {
@@ -77,7 +94,7 @@ class ForkServer {
   }
 
   private send(body: Buffer): boolean {
-    if (this.dead) return false
+    if (this.dead || !this.sameCredentials()) return false
     const head = Buffer.alloc(4)
     head.writeUInt32LE(body.length)
     this.channel.write(Buffer.concat([head, body]))
@@ -96,19 +113,35 @@ class ForkServer {
     }
   }
 
+  /**
+   * Whether Node still runs as the user and group it started the server as. After a setuid, Node may no
+   * longer open the server's fds, and the server would start commands with the old credentials: such a
+   * server is retired, and the next one is started as Node is now.
+   */
+  private sameCredentials(): boolean {
+    if (process.getuid?.() === this.uid && process.getgid?.() === this.gid) return true
+    this.die("was started by another user")
+    return false
+  }
+
+  private readonly uid = process.getuid?.()
+  private readonly gid = process.getgid?.()
+
   private answer(pending: Pending, words: ReadonlyArray<string>) {
     if (words[0] !== "ok") {
       const errno = Number(words[2])
       return pending.done?.({ _tag: "Failed", step: words[1] ?? "server", code: errnoName(errno) })
     }
+    const supervisor = Number(words[1])
     const theirs = words.slice(2)
     const ours: Array<number> = []
     let failure: NodeJS.ErrnoException | undefined
     if (pending.done !== undefined) {
       for (let i = 0; i < theirs.length && failure === undefined; i++) {
-        const flags = pending.pipes[i]!.writes ? constants.O_RDONLY : constants.O_WRONLY
+        const flags = pending.reads[i] ? constants.O_RDONLY : constants.O_WRONLY
         try {
-          ours.push(openSync(`/proc/${this.pid}/fd/${theirs[i]}`, flags | constants.O_NONBLOCK))
+          // Never blocks: opening a pipe (not a FIFO) through /proc waits for no other side.
+          ours.push(openSync(`/proc/${this.pid}/fd/${theirs[i]}`, flags))
         } catch (error) {
           failure = error as NodeJS.ErrnoException
         }
@@ -120,11 +153,14 @@ class ForkServer {
     if (pending.done === undefined || failure !== undefined) {
       for (const fd of ours) closeSync(fd)
       if (failure !== undefined) {
-        pending.done?.({ _tag: "Failed", step: "open", code: failure.code ?? "UNKNOWN", detail: failure.message })
+        // Node cannot reach this server's fds (its credentials changed under it): none of its answers
+        // will do. The command it forked finds its hold pipe closed and stops.
+        this.die(`cannot be reached (${failure.code ?? "UNKNOWN"})`)
+        pending.done?.({ _tag: "Failed", step: "helper", code: "EHELPER", detail: failure.message })
       }
       return
     }
-    pending.done({ _tag: "Started", fds: ours })
+    pending.done({ _tag: "Started", supervisor, fds: ours })
   }
 
   private die(why: string) {
@@ -150,7 +186,8 @@ let broken = false
  * command gets a helper of its own, as before). It is turned off with `TETHER_FORK_SERVER=0`.
  */
 export const forkServer = (helper: string): ForkServer | undefined => {
-  if (current !== undefined || broken || process.env.TETHER_FORK_SERVER === "0") return current
+  if (process.env.TETHER_FORK_SERVER === "0") return undefined
+  if (current !== undefined || broken) return current
   try {
     // Its own session, so that a terminal's ^C reaches Node, which decides what stops; its fds 0-2 are
     // Node's, for commands that inherit them; its working directory is "/", so that it pins no directory.

@@ -1,5 +1,5 @@
 import * as ChildProcess from "node:child_process"
-import { closeSync, constants, openSync, readSync } from "node:fs"
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs"
 import { Socket } from "node:net"
 import { resolve as resolvePath } from "node:path"
 import type { Duplex, Readable, Writable } from "node:stream"
@@ -10,6 +10,8 @@ import * as Process from "@tether/command/Process"
 import type * as Stdio from "@tether/command/Stdio"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
@@ -417,6 +419,14 @@ interface ServedPlan {
   readonly files: ReadonlyMap<number, string>
 }
 
+const isPipe = (fd: number): boolean => {
+  try {
+    return fstatSync(fd).isFIFO()
+  } catch {
+    return false
+  }
+}
+
 const outputFlags = (append: boolean) =>
   constants.O_WRONLY | constants.O_CREAT | (append ? constants.O_APPEND : constants.O_TRUNC)
 
@@ -450,8 +460,14 @@ const servedPlan = (command: Command.Command): ServedPlan | undefined => {
         files.set(fd, stdio.path)
         return true
       }
-      case "Fd":
-        return false
+      case "Fd": {
+        // A pipe of this process reopened through /proc is the same pipe; any other fd is not the
+        // server's to give (a file reopened would not share its offset).
+        if (fd > 2 || !isPipe(stdio.fd)) return false
+        const access = fd === 0 ? constants.O_RDONLY : constants.O_WRONLY
+        opens.push("-o", `${fd}:${access.toString(8)}:/proc/${process.pid}/fd/${stdio.fd}`)
+        return true
+      }
     }
   }
   const appends = (stdio: Stdio.Stdio | undefined) => stdio?._tag === "File" && stdio.append
@@ -470,7 +486,7 @@ const servedPlan = (command: Command.Command): ServedPlan | undefined => {
   }
   const control = top + 1
   const hold = top + 2
-  pipes.push({ fd: control, writes: true }, { fd: hold, writes: false })
+  pipes.push({ fd: control, writes: true, control: true }, { fd: hold, writes: false })
   return { pipes, opens, keep: command.fds.map((entry) => entry.fd), control, hold, files }
 }
 
@@ -500,12 +516,21 @@ const spawnServed = (
     const env = Object.entries(input.env).map(([name, value]) => `${name}=${value}`)
     const execFailure = execFailureOf(shown, input)
     let streams: Array<Readable | Writable | null> = []
-    let cancelSupervision: Effect.Effect<void> | undefined
     const destroy = () => {
       for (const s of streams) s?.destroy()
     }
-    const cancelRequest = server.start(plan.pipes, args, env, (reply) => {
+    // Interrupted, the start is undone before the interruption returns: the command may already run (or
+    // be about to), so the supervisor is killed outright unless it has reported the command's pid, and
+    // the canceler waits until it is gone.
+    let interrupted = false
+    let stopped: Effect.Effect<void> | undefined
+    const gone = Deferred.unsafeMake<void>(FiberId.none)
+    const sent = server.start(plan.pipes, args, env, (reply) => {
       if (reply._tag === "Failed") {
+        if (interrupted) return Deferred.unsafeDone(gone, Effect.void)
+        // The server died with the request: nothing it forked for it survives its hold pipe, and the
+        // command starts another way.
+        if (reply.code === "EHELPER") return resume(Effect.succeed(undefined))
         return resume(
           Effect.fail(
             new CommandError.SpawnError({
@@ -524,18 +549,48 @@ const spawnServed = (
         else streams[pipe.fd] = new Socket({ fd, readable: pipe.writes, writable: !pipe.writes })
       })
       const channel = Helper.serverChannel(streams[plan.control] as Readable, hold)
-      cancelSupervision = Helper.supervise(channel, streams, (result) => {
-        if (!("step" in result)) return resume(Effect.succeed(result))
+      let reported = false
+      let leader: number | undefined
+      const closeChannel = Helper.supervise(channel, streams, (result) => {
+        reported = true
+        if (!("step" in result)) {
+          leader = result.pid
+          return resume(Effect.succeed(result))
+        }
         destroy()
         resume(Effect.fail(Helper.failureError(shown, result, { cwd: input.cwd, files: plan.files }, execFailure)))
       })
+      stopped = Effect.suspend(() => {
+        // Before its report the supervisor may be blocked (opening a FIFO, say) with every signal but
+        // SIGKILL blocked. Killed, it takes its command along (the command's parent-death signal), and
+        // whatever the command started in its group goes with the group once the report, read to its end,
+        // names it. (A descendant that left the group is killed by the server, which adopts it.)
+        const killed = !reported
+        if (killed) killQuietly(reply.supervisor)
+        return Effect.ensuring(
+          closeChannel,
+          Effect.sync(() => {
+            destroy()
+            if (killed && leader !== undefined) signalGroup(leader, "SIGKILL")
+          })
+        )
+      })
+      if (interrupted) Effect.runFork(Effect.ensuring(stopped, Deferred.done(gone, Exit.void)))
     })
-    if (cancelRequest === undefined) return resume(Effect.succeed(undefined))
+    if (!sent) return resume(Effect.succeed(undefined))
     return Effect.suspend(() => {
-      cancelRequest()
-      return cancelSupervision === undefined ? Effect.void : Effect.ensuring(cancelSupervision, Effect.sync(destroy))
+      interrupted = true
+      return stopped ?? Deferred.await(gone)
     })
   })
+
+const killQuietly = (pid: number) => {
+  try {
+    process.kill(pid, "SIGKILL")
+  } catch {
+    // Already gone.
+  }
+}
 
 /**
  * Wraps a spawned child into a `Process` and registers its stop in the current scope: the kill signal
