@@ -955,6 +955,8 @@ static int daemonize(struct plan *p) {
  *                                     "-c" to FILE ARGV0 ARGS; ENV is the environment
  *   pipes COUNT                       make COUNT pipes for Node; "ok 0 R W ..." (released likewise)
  *   release FD...                     close the server's copies of these fds
+ *   sweep PID                         after Node killed supervisor PID: "ok 0" once it and the orphans
+ *                                     it left are reaped
  *
  * PIPES lists the pipes to make, "FD:w" (the command writes fd FD) or "FD:r" (it reads it), and
  * "FD:c", the control pipe the supervisor reports on, comma separated. For each run the server makes the pipes, forks a supervisor (as without -S, but
@@ -998,6 +1000,7 @@ static long place(long from, int to) {
 
 static long node_pid;
 static long server_pid;
+static long server_signals;
 
 /* The umask Node has now (the server's is the one Node had when it started the server). */
 static void take_node_umask(void) {
@@ -1086,6 +1089,13 @@ static void become_supervisor(struct pipe_spec *pipes, int npipes, int control, 
   }
 }
 
+/* A number of at most `max`, or -1. */
+static long small_number(const char *word, long max) {
+  unsigned long long n = 0;
+  if (parse_number(word, 10, &n) < 0 || n > (unsigned long long)max) return -1;
+  return (long)n;
+}
+
 /* The supervisors the server forked and has not reaped. Any other child of the server is an orphan:
  * the descendant of a supervisor that was killed outright, adopted by the server as its subreaper. */
 #define MAX_SUPERVISORS 65536
@@ -1107,9 +1117,8 @@ static int forget_supervisor(long pid) {
 }
 
 /* Reaps every child that ended; then kills every orphan adopted meanwhile. Their own children come to
- * the server in turn when they die, and go the same way. */
-static void reap_and_kill_orphans(long self) {
-  int orphans_possible = 0;
+ * the server in turn when they die, and go the same way. Returns how many orphans it found. */
+static int reap_and_kill_orphans(long self, int orphans_possible) {
   for (;;) {
     long pid = sys4(__NR_wait4, -1, 0, WNOHANG | __WALL, 0);
     if (pid == -EINTR) continue;
@@ -1118,21 +1127,44 @@ static void reap_and_kill_orphans(long self) {
     forget_supervisor(pid);
     orphans_possible = 1;
   }
-  if (!orphans_possible) return;
+  if (!orphans_possible) return 0;
   int count = children_of(self, 0);
+  int orphans = 0;
   for (int i = 0; i < count; i++) {
     int known = 0;
     for (int j = 0; j < nsupervisors && !known; j++) known = supervisors[j] == descendants[i];
-    if (!known) sys2(__NR_kill, descendants[i], SIGKILL);
+    if (!known) sys2(__NR_kill, descendants[i], SIGKILL), orphans++;
   }
+  return orphans;
 }
 
-/* A number of at most `max`, or -1. */
-static long small_number(const char *word, long max) {
-  unsigned long long n = 0;
-  if (parse_number(word, 10, &n) < 0 || n > (unsigned long long)max) return -1;
-  return (long)n;
+/*
+ * One "sweep PID" message, after Node killed the supervisor PID outright: answers "ok 0" once that
+ * supervisor is reaped and every orphan it left is dead and reaped too (or after a second, whatever is
+ * left). The server serves nothing else meanwhile: a few milliseconds, and only on this rare path.
+ */
+static void sweep(int ctl, long signals, char **first, int w) {
+  long pid = w == 1 ? small_number(first[0], 1L << 30) : -1;
+  long deadline = now_ms() + 1000;
+  for (;;) {
+    int orphans = reap_and_kill_orphans(server_pid, 1);
+    int pending = 0;
+    for (int j = 0; j < nsupervisors && !pending; j++) pending = supervisors[j] == pid;
+    long left = deadline - now_ms();
+    if ((!pending && orphans == 0) || left <= 0) break;
+    struct pollfd pf = {(int)signals, POLLIN, 0};
+    long t[2] = {0, (left < 10 ? left : 10) * 1000000L};
+    sys5(__NR_ppoll, &pf, 1, t, 0, 0);
+    char info[128 * 8];
+    while (sys3(__NR_read, signals, info, sizeof info) > 0) {
+    }
+  }
+  struct text t;
+  t.len = 0;
+  put(&t, "ok 0");
+  send_line(ctl, &t);
 }
+
 
 /* One "run" message: `w` words from `first`. A request Node should not have sent fails alone: the
  * server goes on serving the others. */
@@ -1248,6 +1280,7 @@ static void handle(int ctl, char *body, unsigned long length) {
   if (same(words[0], "run")) run(ctl, words + 1, w - 1);
   else if (same(words[0], "release")) release(words + 1, w - 1);
   else if (same(words[0], "pipes")) make_pipes(ctl, words + 1, w - 1);
+  else if (same(words[0], "sweep")) sweep(ctl, server_signals, words + 1, w - 1);
   else reply_failure(ctl, "usage", -EINVAL);
 }
 
@@ -1267,6 +1300,7 @@ static int serve(int ctl) {
   sys4(__NR_rt_sigaction, SIGCHLD, dfl, 0, SIGSET_BYTES);
   long signals = sys4(__NR_signalfd4, -1, all, sizeof all, O_CLOEXEC | O_NONBLOCK);
   if (signals < 0) usage(ctl, "no signalfd", "");
+  server_signals = signals;
   unsigned long have = 0;
   for (;;) {
     struct pollfd pf[2] = {{ctl, POLLIN, 0}, {(int)signals, POLLIN, 0}};
@@ -1277,7 +1311,7 @@ static int serve(int ctl) {
       char info[128 * 8];
       while (sys3(__NR_read, signals, info, sizeof info) > 0) {
       }
-      reap_and_kill_orphans(server_pid);
+      reap_and_kill_orphans(server_pid, 0);
     }
     if (!pf[0].revents) continue;
     long n = sys3(__NR_read, ctl, message + have, MESSAGE_BYTES - have);

@@ -93,6 +93,16 @@ class ForkServer {
     }
   }
 
+  /**
+   * After Node killed `supervisor` outright: `done` is called once the server has reaped it and killed
+   * and reaped every orphan it left (the server adopts them), or at once if the server is gone.
+   */
+  sweep(supervisor: number, done: () => void): void {
+    if (!this.send(Buffer.from(`sweep\0${supervisor}\0`))) return done()
+    this.queue.push({ reads: [], done: () => done() })
+    this.channel.ref()
+  }
+
   private send(body: Buffer): boolean {
     if (this.dead || !this.sameCredentials()) return false
     const head = Buffer.alloc(4)

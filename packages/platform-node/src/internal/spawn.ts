@@ -567,11 +567,14 @@ const spawnServed = (
         // names it. (A descendant that left the group is killed by the server, which adopts it.)
         const killed = !reported
         if (killed) killQuietly(reply.supervisor)
+        const swept = Effect.async<void>((resume) => server.sweep(reply.supervisor, () => resume(Effect.void)))
         return Effect.ensuring(
           closeChannel,
-          Effect.sync(() => {
+          Effect.suspend(() => {
             destroy()
-            if (killed && leader !== undefined) signalGroup(leader, "SIGKILL")
+            if (!killed) return Effect.void
+            if (leader !== undefined) signalGroup(leader, "SIGKILL")
+            return swept
           })
         )
       })
