@@ -42,6 +42,7 @@ for (const source of readdirSync(here).filter((name) => name.endsWith(".c"))) {
       errors.length = 0
       if (result.stderr) process.stderr.write(result.stderr)
       renameSync(scratch, target)
+      console.log(`tether: built ${target}${flags.length === 0 ? "" : ` (${flags[0]})`}`)
       break
     }
     errors.push(result.error ? `${String(result.error)}\n` : result.stderr)
