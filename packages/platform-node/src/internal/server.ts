@@ -12,6 +12,7 @@ import * as ChildProcess from "node:child_process"
 import { closeSync, constants, openSync } from "node:fs"
 import type { Socket } from "node:net"
 import { constants as os } from "node:os"
+import { isMainThread } from "node:worker_threads"
 
 /**
  * A pipe of the command: `writes` when the command writes it (Node reads), else Node writes it. One pipe,
@@ -162,13 +163,15 @@ class ForkServer {
     this.send(Buffer.from(["release", ...theirs].join("\0") + "\0"))
     if (pending.done === undefined || failure !== undefined) {
       for (const fd of ours) closeSync(fd)
-      if (failure !== undefined) {
-        // Node cannot reach this server's fds (its credentials changed under it): none of its answers
-        // will do. The command it forked finds its hold pipe closed and stops.
-        this.die(`cannot be reached (${failure.code ?? "UNKNOWN"})`)
-        pending.done?.({ _tag: "Failed", step: "helper", code: "EHELPER", detail: failure.message })
+      if (failure === undefined) return
+      // Out of fds: this command fails, with its hold pipe closed the command forked for it stops, and the
+      // server serves the next one.
+      if (failure.code === "EMFILE" || failure.code === "ENFILE") {
+        return pending.done?.({ _tag: "Failed", step: "open", code: failure.code, detail: failure.message })
       }
-      return
+      // Node cannot reach this server's fds at all: none of its answers will do.
+      this.die(`cannot be reached (${failure.code ?? "UNKNOWN"})`)
+      return pending.done?.({ _tag: "Failed", step: "helper", code: "EHELPER", detail: failure.message })
     }
     pending.done({ _tag: "Started", supervisor, fds: ours })
   }
@@ -196,7 +199,10 @@ let broken = false
  * command gets a helper of its own, as before). It is turned off with `TETHER_FORK_SERVER=0`.
  */
 export const forkServer = (helper: string): ForkServer | undefined => {
-  if (process.env.TETHER_FORK_SERVER === "0") return undefined
+  // Not from a worker thread: Node closes every fd a worker opened with `fs` when the worker ends, those
+  // a socket has closed and the number reused included; and a server a worker started would be left a
+  // zombie once the worker's event loop is gone. Workers use a helper per command.
+  if (process.env.TETHER_FORK_SERVER === "0" || !isMainThread) return undefined
   if (current !== undefined || broken) return current
   try {
     // Its own session, so that a terminal's ^C reaches Node, which decides what stops; its fds 0-2 are

@@ -1,5 +1,5 @@
 import * as ChildProcess from "node:child_process"
-import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs"
+import { closeSync, constants, openSync, readlinkSync, readSync } from "node:fs"
 import { Socket } from "node:net"
 import { resolve as resolvePath } from "node:path"
 import type { Duplex, Readable, Writable } from "node:stream"
@@ -265,6 +265,8 @@ const whenExited = (spawned: Spawned, f: (status: ExitStatus.ExitStatus) => void
  * pace (a fast child may have exited before the fiber that spawned it runs again).
  */
 const takeStdio = (child: ChildProcess.ChildProcess): Array<Readable | Writable | null> => {
+  // No stdio at all: Node ran out of fds (EMFILE, ENFILE) and reports it as an 'error' event next.
+  if (child.stdio == null) return []
   const streams = [...child.stdio] as Array<Readable | Writable | null>
   for (let fd = 0; fd < streams.length; fd++) {
     if ((streams[fd] as Readable | null)?.readable) (child.stdio as Array<unknown>)[fd] = null
@@ -399,6 +401,8 @@ const spawnSupervised = (command: Command.Command, shown: string, input: SpawnIn
     }
     child.once("error", onError)
     child.on("error", () => {})
+    // Node could not even make the pipes (no fd left): its 'error' event says why.
+    if (streams.length === 0) return
     const channel = Helper.childChannel(child, streams[control] as Duplex)
     const cancel = Helper.supervise(channel, streams, (result) => {
       child.off("error", onError)
@@ -419,9 +423,13 @@ interface ServedPlan {
   readonly files: ReadonlyMap<number, string>
 }
 
+/**
+ * Whether `fd` is an anonymous pipe. A named FIFO is not: reopened through /proc, it would wait for its
+ * other side, where the fd itself would give end of file or SIGPIPE at once.
+ */
 const isPipe = (fd: number): boolean => {
   try {
-    return fstatSync(fd).isFIFO()
+    return readlinkSync(`/proc/self/fd/${fd}`).startsWith("pipe:")
   } catch {
     return false
   }
@@ -814,6 +822,7 @@ const spawnDaemon = (
     }
     child.once("error", onError)
     child.on("error", () => {})
+    if (streams.length === 0) return
     const cancel = Helper.awaitDaemon(child, control, streams, (result) => {
       child.off("error", onError)
       destroy()
