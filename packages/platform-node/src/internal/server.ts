@@ -213,9 +213,10 @@ export const forkServer = (helper: string): ForkServer | undefined => {
       detached: true,
       cwd: "/"
     })
-    if (child.pid === undefined) {
+    // Not started (no fd left for its channel, say): this command goes another way, the next one tries
+    // again.
+    if (child.pid === undefined || child.stdio == null) {
       child.on("error", () => {})
-      broken = true
       return undefined
     }
     current = new ForkServer(child, child.pid)
