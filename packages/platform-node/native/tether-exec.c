@@ -776,15 +776,42 @@ static void signal_descendants(struct state *s, int signal) {
   }
 }
 
-/* The channel closed: stop whatever is left, gracefully first, then for sure. */
+/* Node's pid: the server's parent under the fork server, else the supervisor's own parent. */
+static long node_pid;
+
+/* Whether Node has ended (gone, or a zombie its parent has not reaped yet). */
+static int node_gone(void) {
+  if (node_pid <= 0) return 0;
+  struct text path;
+  append_path(&path, "/proc/", node_pid, "/stat");
+  long fd = open_file(path.buf, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return 1;
+  char stat[512];
+  long n = sys3(__NR_read, fd, stat, sizeof stat);
+  sys1(__NR_close, fd);
+  /* "PID (COMMAND) STATE ...": the command may hold ')', so the state follows the last one. */
+  long close = -1;
+  for (long i = 0; i < n; i++)
+    if (stat[i] == ')') close = i;
+  return close < 0 || close + 2 >= n || stat[close + 2] == 'Z' || stat[close + 2] == 'X';
+}
+
+/*
+ * The channel closed: stop whatever is left, gracefully first, then for sure. If Node itself has ended
+ * (it exited, or was killed), nothing waits for a graceful stop any more: what is left is killed at
+ * once, as Node's own exit handler does with the groups it knows.
+ */
 static void clean_up(struct state *s) {
   if (!reap(s)) return;
-  signal_descendants(s, s->plan->kill_signal);
-  long deadline = now_ms() + s->plan->grace_ms;
-  while (reap(s)) {
-    long left = deadline - now_ms();
-    if (left <= 0) break;
-    wait_for_signal(s, left);
+  if (!node_gone()) {
+    signal_descendants(s, s->plan->kill_signal);
+    long deadline = now_ms() + s->plan->grace_ms;
+    while (reap(s)) {
+      long left = deadline - now_ms();
+      /* Node may end during the grace period: its end was only beginning when the channel closed. */
+      if (left <= 0 || node_gone()) break;
+      wait_for_signal(s, left < 50 ? left : 50);
+    }
   }
   /* A process forked between one walk and its parent's death is found by the next. */
   while (reap(s)) {
@@ -967,6 +994,9 @@ static int daemonize(struct plan *p) {
 
 #define MESSAGE_BYTES (8 << 20)
 #define OUTPUT_PIPE_BYTES (256 << 10)
+#ifndef POLLRDHUP
+#define POLLRDHUP 0x2000
+#endif
 #ifndef F_SETPIPE_SZ
 #define F_SETPIPE_SZ 1031
 #endif
@@ -998,7 +1028,6 @@ static long place(long from, int to) {
   return r;
 }
 
-static long node_pid;
 static long server_pid;
 static long server_signals;
 
@@ -1036,6 +1065,10 @@ static void become_supervisor(struct pipe_spec *pipes, int npipes, int control, 
 static void become_supervisor(struct pipe_spec *pipes, int npipes, int control, int argc, char **argv, char **envp) {
   static struct plan p;
   static struct plan placed;
+  /* Until the command runs, this process holds Node's stdio and may block (opening a FIFO): it must not
+   * outlive the server, which ends with Node. Once the command runs it answers to its hold pipe only. */
+  sys5(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (sys0(__NR_getppid) != server_pid) sys1(__NR_exit_group, 1);
   /* Every end first above every target, so that placing one never overwrites another. A failure is
    * reported on the control pipe, wherever its end is at that moment. */
   int base = 3;
@@ -1084,6 +1117,9 @@ static void become_supervisor(struct pipe_spec *pipes, int npipes, int control, 
     }
   }
   sort_fds(p.keep, p.nkeep);
+  /* Node ended while this command was being prepared: it does not start. */
+  if (node_gone()) sys1(__NR_exit_group, 1);
+  sys5(__NR_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0);
   sys1(__NR_exit_group, supervise(&p));
   for (;;) {
   }
@@ -1303,10 +1339,12 @@ static int serve(int ctl) {
   server_signals = signals;
   unsigned long have = 0;
   for (;;) {
-    struct pollfd pf[2] = {{ctl, POLLIN, 0}, {(int)signals, POLLIN, 0}};
+    struct pollfd pf[2] = {{ctl, POLLIN | POLLRDHUP, 0}, {(int)signals, POLLIN, 0}};
     long r = sys5(__NR_ppoll, pf, 2, 0, 0, 0);
     if (r == -EINTR) continue;
     if (r < 0) return 1;
+    /* Node is gone: what it asked for last is not started for nobody. */
+    if (pf[0].revents & (POLLHUP | POLLRDHUP)) return 0;
     if (pf[1].revents) {
       char info[128 * 8];
       while (sys3(__NR_read, signals, info, sizeof info) > 0) {
@@ -1346,5 +1384,6 @@ int main(int argc, char **argv, char **envp) {
   parse(&p, argc, argv, envp);
   if (p.ctl < 0 || sys3(__NR_fcntl, p.ctl, F_SETFD, FD_CLOEXEC) < 0) usage(-1, "no control fd:", "-c");
   sort_fds(p.keep, p.nkeep);
+  if (!p.daemon) node_pid = sys0(__NR_getppid);
   return p.daemon ? daemonize(&p) : supervise(&p);
 }

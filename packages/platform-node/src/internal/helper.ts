@@ -249,7 +249,6 @@ export const supervise = (
   const exitWith = (status: ExitStatus.ExitStatus) => {
     if (leader === undefined || leader.status !== undefined) return
     leader.status = status
-    untrack(leader.pid)
     for (const f of leader.onExit) f(status)
   }
   const start = (pid: number) => {
@@ -287,6 +286,9 @@ export const supervise = (
     if (!supervisorExited || !channelEnded) return
     settle({ step: "helper", code: "EHELPER", detail: `the exec helper ${helperExit} without a report` })
     if (helperStatus !== undefined) exitWith(helperStatus)
+    // Tracked until now, not only until the leader's exit: a background process left in its group must
+    // still die with a parent that exits (the supervisor, which outlives it, is gone only now).
+    if (leader !== undefined) untrack(leader.pid)
     Deferred.unsafeDone(finished, Effect.void)
   }
   const onEnd = () => {
