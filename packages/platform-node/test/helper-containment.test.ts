@@ -93,4 +93,8 @@ describe("when the parent is SIGKILLed", () => {
   it.scopedLive("a grandchild that left with setsid goes too", () =>
     parentDies((s) => `setsid sleep ${s} & sleep ${s}; true`, 2)
   )
+
+  it.scopedLive("processes that ignore SIGTERM go too, without waiting out their 2 s grace period", () =>
+    parentDies((s) => `trap "" TERM; sleep ${s} & sleep ${s}; true`, 2)
+  )
 })
