@@ -1031,32 +1031,39 @@ static long place(long from, int to) {
 static long server_pid;
 static long server_signals;
 
-/* The umask Node has now (the server's is the one Node had when it started the server). */
-static void take_node_umask(void) {
+/*
+ * Reads Node's /proc status once: whether Node has ended (gone, or a zombie), and, with `take_umask`, its
+ * umask of the moment, which this process takes (the server's is the one Node had when it started it).
+ */
+static int node_status(int take_umask) {
   struct text path;
   append_path(&path, "/proc/", node_pid, "/status");
   long fd = open_file(path.buf, O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0) return;
+  if (fd < 0) return 1;
   char status[4096];
   long n = sys3(__NR_read, fd, status, sizeof status - 1);
   sys1(__NR_close, fd);
-  if (n <= 0) return;
+  if (n <= 0) return 1;
   status[n] = '\0';
+  int gone = 0;
   for (char *line = status; *line;) {
     char *end = line;
     while (*end && *end != '\n') end++;
-    const char *key = "Umask:";
-    char *c = line;
-    while (*key && *c == *key) c++, key++;
-    if (!*key) {
-      while (*c == ' ' || *c == '\t') c++;
-      long mask = 0;
-      for (; *c >= '0' && *c <= '7'; c++) mask = mask * 8 + (*c - '0');
-      sys1(__NR_umask, mask & 0777);
-      return;
+    char *value = line;
+    while (value < end && *value != ':') value++;
+    if (value < end) {
+      *value++ = '\0';
+      while (*value == ' ' || *value == '\t') value++;
+      if (same(line, "State")) gone = *value == 'Z' || *value == 'X';
+      if (same(line, "Umask") && take_umask) {
+        long mask = 0;
+        for (char *c = value; *c >= '0' && *c <= '7'; c++) mask = mask * 8 + (*c - '0');
+        sys1(__NR_umask, mask & 0777);
+      }
     }
     line = *end ? end + 1 : end;
   }
+  return gone;
 }
 
 /* The supervisor, forked by the server: puts the command's fds in place, then supervises. */
@@ -1097,9 +1104,10 @@ static void become_supervisor(struct pipe_spec *pipes, int npipes, int control, 
    * released yet, which this process must not hold while it may block (opening a FIFO, say). */
   sort_fds(placed.keep, placed.nkeep);
   close_others(&placed);
-  take_node_umask();
   parse(&p, argc, argv, envp);
   if (p.ctl < 0 || p.hold < 0) usage(p.ctl, "no control or hold fd:", "-c -h");
+  /* Node ended while this command was on its way: it does not start. */
+  if (node_status(1)) sys1(__NR_exit_group, 1);
   sys3(__NR_fcntl, p.ctl, F_SETFD, FD_CLOEXEC);
   sys3(__NR_fcntl, p.hold, F_SETFD, FD_CLOEXEC);
   for (int i = 0; i < p.nopens; i++) {
@@ -1117,8 +1125,6 @@ static void become_supervisor(struct pipe_spec *pipes, int npipes, int control, 
     }
   }
   sort_fds(p.keep, p.nkeep);
-  /* Node ended while this command was being prepared: it does not start. */
-  if (node_gone()) sys1(__NR_exit_group, 1);
   sys5(__NR_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0);
   sys1(__NR_exit_group, supervise(&p));
   for (;;) {
