@@ -3,7 +3,7 @@
  * supervisor for every command. Each test cleans up, by pid, whatever it started; a fork server stopped
  * with SIGSTOP is always continued.
  */
-import { execFileSync, spawn } from "node:child_process"
+import { execFileSync } from "node:child_process"
 import { closeSync, constants, openSync, readdirSync, readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
 import type { Readable } from "node:stream"
@@ -28,16 +28,9 @@ import {
   tempDir,
   uniqueSleep
 } from "./support.js"
+import { killAllWith, runNode, theServer } from "./exec-helper/support.js"
 
 const packageRoot = join(__dirname, "..")
-
-/** This process's fork server, started by a first command if need be. */
-const theServer = Effect.gen(function* () {
-  yield* Command.exitCode(Command.make("true"))
-  const servers = forkServers()
-  expect(servers).toHaveLength(1)
-  return servers[0]!
-})
 
 /** Stops the fork server (SIGSTOP) for the scope; it is continued when the scope closes, whatever happened. */
 const stopped = (server: number) =>
@@ -54,18 +47,6 @@ const stopped = (server: number) =>
   )
 
 const continueServer = (server: number) => Effect.sync(() => process.kill(server, "SIGCONT"))
-
-/** Kills, by pid, every live process whose argv holds `word` (they were started by this test). */
-const killAllWith = (word: string) =>
-  Effect.sync(() => {
-    for (const pid of processesWith(word)) {
-      try {
-        process.kill(pid, "SIGKILL")
-      } catch {
-        // Gone meanwhile.
-      }
-    }
-  })
 
 /** A FIFO in a fresh directory; opening its write end (non-blocking) when the scope closes frees a blocked reader. */
 const fifo = Effect.gen(function* () {
@@ -87,33 +68,7 @@ const unblock = (path: string) =>
 
 /** Runs `node -e script` (ESM, tsx) from this package, killed by pid when the scope closes. */
 const nodeScript = (script: string, options: { readonly stdio?: Array<"ignore" | "pipe" | "inherit"> } = {}) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
-        cwd: packageRoot,
-        stdio: options.stdio ?? ["ignore", "pipe", "pipe"]
-      })
-      let stderr = ""
-      child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-      const firstLine = Effect.async<unknown, Error>((resume) => {
-        let out = ""
-        const onData = (chunk: Buffer) => {
-          out += chunk.toString()
-          if (out.includes("\n")) {
-            child.stdout!.off("data", onData)
-            resume(Effect.succeed(JSON.parse(out.slice(0, out.indexOf("\n")))))
-          }
-        }
-        child.stdout!.on("data", onData)
-        child.once("exit", () => resume(Effect.fail(new Error(`script exited before printing: ${stderr}`))))
-      })
-      return { child, firstLine }
-    }),
-    ({ child }) =>
-      Effect.sync(() => {
-        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
-      })
-  )
+  runNode(["--import", "tsx", "--input-type=module", "-e", script], { cwd: packageRoot, ...options })
 
 const prelude = `
 import { Command, Stdio } from "@tether/command"

@@ -3,7 +3,7 @@
  * threads that use Tether, a Node process at its fd limit, pipelines started and stopped at every moment,
  * exit statuses and stopped commands. Each test cleans up, by pid, whatever it started.
  */
-import { execFileSync, spawn } from "node:child_process"
+import { execFileSync } from "node:child_process"
 import { accessSync, closeSync, constants, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
@@ -26,29 +26,10 @@ import {
   uniqueSleep,
   writeFile
 } from "./support.js"
+import { killAllWith, runNode, theServer } from "./exec-helper/support.js"
 
 const packageRoot = join(__dirname, "..")
 const require = createRequire(join(packageRoot, "package.json"))
-
-/** This process's fork server, started by a first command if need be. */
-const theServer = Effect.gen(function* () {
-  yield* Command.exitCode(Command.make("true"))
-  const servers = forkServers()
-  expect(servers).toHaveLength(1)
-  return servers[0]!
-})
-
-/** Kills, by pid, every live process whose argv holds `word` (they were started by this test). */
-const killAllWith = (word: string) =>
-  Effect.sync(() => {
-    for (const pid of processesWith(word)) {
-      try {
-        process.kill(pid, "SIGKILL")
-      } catch {
-        // Gone meanwhile.
-      }
-    }
-  })
 
 /** An fd of this process, closed when the scope closes. */
 const opened = (path: string, flags: number) =>
@@ -82,36 +63,9 @@ const fifo = Effect.gen(function* () {
   return path
 })
 
-/**
- * Runs `program` (a child Node, through `prefix` if given), killed by pid when the scope closes; its first
- * line of stdout is JSON.
- */
+/** A child Node from this package, through `prefix` if given, killed by pid when the scope closes. */
 const nodeChild = (args: ReadonlyArray<string>, prefix: ReadonlyArray<string> = []) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const [file, ...rest] = [...prefix, process.execPath, ...args]
-      const child = spawn(file!, rest, { cwd: packageRoot, stdio: ["ignore", "pipe", "pipe"] })
-      let stderr = ""
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-      const firstLine = Effect.async<unknown, Error>((resume) => {
-        let out = ""
-        const onData = (chunk: Buffer) => {
-          out += chunk.toString()
-          if (out.includes("\n")) {
-            child.stdout.off("data", onData)
-            resume(Effect.succeed(JSON.parse(out.slice(0, out.indexOf("\n")))))
-          }
-        }
-        child.stdout.on("data", onData)
-        child.once("exit", () => resume(Effect.fail(new Error(`the child exited before printing: ${stderr}`))))
-      })
-      return { child, firstLine }
-    }),
-    ({ child }) =>
-      Effect.sync(() => {
-        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
-      })
-  )
+  runNode(args, { cwd: packageRoot, prefix })
 
 /**
  * A worker-thread module, written to `dir`, that loads Tether from this repository (its TypeScript through

@@ -13,7 +13,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import { describe, expect } from "vitest"
-import { killAtEnd, killPid, runFixture, stat } from "./exec-helper/support.js"
+import { killAtEnd, killPid, runFixture, stat, theServer } from "./exec-helper/support.js"
 import {
   eventually,
   forkServerOn,
@@ -28,14 +28,6 @@ import {
 } from "./support.js"
 
 const fdsOf = (pid: number) => readdirSync(`/proc/${pid}/fd`).length
-
-/** The fork server of this process, started by a first run if need be. */
-const theServer = Effect.gen(function* () {
-  yield* Command.run(Command.make("true"))
-  const servers = forkServers()
-  expect(servers.length).toBe(1)
-  return servers[0]!
-})
 
 describe.skipIf(!forkServerOn)("the fork server", () => {
   it.live("is one process for every command, in a session of its own, with Node's stdio and cwd /", () =>

@@ -1,13 +1,16 @@
 /*
- * What the exec helper's tests share: reading the kernel's view of a process, and running a Node
- * fixture of this folder as a plain child (not through Tether), killed by pid when the scope closes.
+ * What the exec helper's tests share: reading the kernel's view of a process, running a child Node (a
+ * fixture of this folder, or a script) as a plain child (not through Tether), killed by pid when the scope
+ * closes, and finding this process's fork server.
  */
 import { spawn, type StdioOptions } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { Command } from "@tether/command"
 import * as Effect from "effect/Effect"
-import { isAlive, repoRoot } from "../support.js"
+import { expect } from "vitest"
+import { forkServers, isAlive, processesWith, repoRoot } from "../support.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
 
@@ -55,18 +58,24 @@ export const killAtEnd = (pids: () => ReadonlyArray<number>) =>
   )
 
 /**
- * Runs `name` (a fixture of this folder) under `node --import tsx`, with `env` added to this process's
- * environment. Its first stdout line is parsed as JSON. The fixture is SIGKILLed when the scope closes.
+ * Runs a child Node with `args` (through the `prefix` program, `prlimit` say, if given), with `env` added
+ * to this process's environment. Its first stdout line is parsed as JSON. It is SIGKILLed when the scope
+ * closes.
  */
-export const runFixture = (
-  name: string,
+export const runNode = (
   args: ReadonlyArray<string>,
-  options: { readonly env?: Record<string, string>; readonly stdio?: StdioOptions } = {}
+  options: {
+    readonly env?: Record<string, string>
+    readonly stdio?: StdioOptions
+    readonly cwd?: string
+    readonly prefix?: ReadonlyArray<string>
+  } = {}
 ) =>
   Effect.acquireRelease(
     Effect.sync(() => {
-      const child = spawn(process.execPath, ["--import", "tsx", join(here, name), ...args], {
-        cwd: repoRoot,
+      const [file, ...rest] = [...(options.prefix ?? []), process.execPath, ...args]
+      const child = spawn(file!, rest, {
+        cwd: options.cwd ?? repoRoot,
         env: { ...process.env, ...options.env },
         stdio: options.stdio ?? ["ignore", "pipe", "pipe"]
       })
@@ -82,7 +91,9 @@ export const runFixture = (
           }
         }
         child.stdout!.on("data", onData)
-        child.once("exit", () => resume(Effect.fail(new Error(`${name} exited before printing: ${stderr}`))))
+        child.once("exit", () =>
+          resume(Effect.fail(new Error(`node ${args.join(" ")} exited before printing: ${stderr}`)))
+        )
       })
       const exited = Effect.async<void>((resume) => {
         if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
@@ -95,3 +106,24 @@ export const runFixture = (
         if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
       })
   )
+
+/** Runs `name`, a fixture of this folder, under `node --import tsx` (see `runNode`). */
+export const runFixture = (
+  name: string,
+  args: ReadonlyArray<string>,
+  options: { readonly env?: Record<string, string>; readonly stdio?: StdioOptions } = {}
+) => runNode(["--import", "tsx", join(here, name), ...args], options)
+
+/** This process's fork server, started by a first command if need be. */
+export const theServer = Effect.gen(function* () {
+  yield* Command.exitCode(Command.make("true"))
+  const servers = forkServers()
+  expect(servers).toHaveLength(1)
+  return servers[0]!
+})
+
+/** Kills, by pid, every live process whose argv holds `word` (they were started by this test). */
+export const killAllWith = (word: string) =>
+  Effect.sync(() => {
+    for (const pid of processesWith(word)) killPid(pid)
+  })
