@@ -779,22 +779,43 @@ static void signal_descendants(struct state *s, int signal) {
 /* Node's pid: the server's parent under the fork server, else the supervisor's own parent. */
 static long node_pid;
 
-/* Whether Node has ended (gone, or a zombie its parent has not reaped yet). */
-static int node_gone(void) {
-  if (node_pid <= 0) return 0;
+/*
+ * Reads Node's /proc status once: whether Node has ended (gone, or a zombie), and, with `take_umask`, its
+ * umask of the moment, which this process takes (the server's is the one Node had when it started it).
+ */
+static int node_status(int take_umask) {
   struct text path;
-  append_path(&path, "/proc/", node_pid, "/stat");
+  append_path(&path, "/proc/", node_pid, "/status");
   long fd = open_file(path.buf, O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0) return 1;
-  char stat[512];
-  long n = sys3(__NR_read, fd, stat, sizeof stat);
+  char status[4096];
+  long n = sys3(__NR_read, fd, status, sizeof status - 1);
   sys1(__NR_close, fd);
-  /* "PID (COMMAND) STATE ...": the command may hold ')', so the state follows the last one. */
-  long close = -1;
-  for (long i = 0; i < n; i++)
-    if (stat[i] == ')') close = i;
-  return close < 0 || close + 2 >= n || stat[close + 2] == 'Z' || stat[close + 2] == 'X';
+  if (n <= 0) return 1;
+  status[n] = '\0';
+  int gone = 0;
+  for (char *line = status; *line;) {
+    char *end = line;
+    while (*end && *end != '\n') end++;
+    char *value = line;
+    while (value < end && *value != ':') value++;
+    if (value < end) {
+      *value++ = '\0';
+      while (*value == ' ' || *value == '\t') value++;
+      if (same(line, "State")) gone = *value == 'Z' || *value == 'X';
+      if (same(line, "Umask") && take_umask) {
+        long mask = 0;
+        for (char *c = value; *c >= '0' && *c <= '7'; c++) mask = mask * 8 + (*c - '0');
+        sys1(__NR_umask, mask & 0777);
+      }
+    }
+    line = *end ? end + 1 : end;
+  }
+  return gone;
 }
+
+/* Whether Node has ended (gone, or a zombie its parent has not reaped yet). */
+static int node_gone(void) { return node_pid > 0 && node_status(0); }
 
 /*
  * The channel closed: stop whatever is left, gracefully first, then for sure. If Node itself has ended
@@ -1031,40 +1052,6 @@ static long place(long from, int to) {
 static long server_pid;
 static long server_signals;
 
-/*
- * Reads Node's /proc status once: whether Node has ended (gone, or a zombie), and, with `take_umask`, its
- * umask of the moment, which this process takes (the server's is the one Node had when it started it).
- */
-static int node_status(int take_umask) {
-  struct text path;
-  append_path(&path, "/proc/", node_pid, "/status");
-  long fd = open_file(path.buf, O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0) return 1;
-  char status[4096];
-  long n = sys3(__NR_read, fd, status, sizeof status - 1);
-  sys1(__NR_close, fd);
-  if (n <= 0) return 1;
-  status[n] = '\0';
-  int gone = 0;
-  for (char *line = status; *line;) {
-    char *end = line;
-    while (*end && *end != '\n') end++;
-    char *value = line;
-    while (value < end && *value != ':') value++;
-    if (value < end) {
-      *value++ = '\0';
-      while (*value == ' ' || *value == '\t') value++;
-      if (same(line, "State")) gone = *value == 'Z' || *value == 'X';
-      if (same(line, "Umask") && take_umask) {
-        long mask = 0;
-        for (char *c = value; *c >= '0' && *c <= '7'; c++) mask = mask * 8 + (*c - '0');
-        sys1(__NR_umask, mask & 0777);
-      }
-    }
-    line = *end ? end + 1 : end;
-  }
-  return gone;
-}
 
 /* The supervisor, forked by the server: puts the command's fds in place, then supervises. */
 static void become_supervisor(struct pipe_spec *pipes, int npipes, int control, int argc, char **argv, char **envp)
@@ -1214,17 +1201,25 @@ static void run(int ctl, char **first, int w) {
   static struct pipe_spec pipes[MAX_FDS];
   int npipes = 0;
   int control = -1;
-  if (w < 3) return reply_failure(ctl, "usage", -EINVAL);
+  if (w < 3) {
+    reply_failure(ctl, "usage", -EINVAL);
+    return;
+  }
   char *spec = first[0];
   if (!same(spec, "-")) {
     for (char *c = spec; *c;) {
       char *colon = c;
       while (*colon && *colon != ':') colon++;
-      if (npipes == MAX_FDS || !*colon || (colon[1] != 'r' && colon[1] != 'w' && colon[1] != 'c'))
-        return reply_failure(ctl, "usage", -EINVAL);
+      if (npipes == MAX_FDS || !*colon || (colon[1] != 'r' && colon[1] != 'w' && colon[1] != 'c')) {
+        reply_failure(ctl, "usage", -EINVAL);
+        return;
+      }
       *colon = '\0';
       long fd = small_number(c, 1 << 20);
-      if (fd < 0) return reply_failure(ctl, "usage", -EINVAL);
+      if (fd < 0) {
+        reply_failure(ctl, "usage", -EINVAL);
+        return;
+      }
       pipes[npipes].fd = (int)fd;
       pipes[npipes].writes = colon[1] != 'r';
       if (colon[1] == 'c') control = npipes;
@@ -1234,7 +1229,10 @@ static void run(int ctl, char **first, int w) {
     }
   }
   long count = small_number(first[1], w - 2);
-  if (count < 0 || control < 0) return reply_failure(ctl, "usage", -EINVAL);
+  if (count < 0 || control < 0) {
+    reply_failure(ctl, "usage", -EINVAL);
+    return;
+  }
   /* parse() reads from index 1: the count word stands in for argv[0]. */
   char **argv = first + 1;
   int argc = (int)count + 1;
@@ -1248,7 +1246,8 @@ static void run(int ctl, char **first, int w) {
     long r = sys2(__NR_pipe2, pipes[i].ends, O_CLOEXEC);
     if (r < 0) {
       for (int j = 0; j < i; j++) sys1(__NR_close, pipes[j].ends[0]), sys1(__NR_close, pipes[j].ends[1]);
-      return reply_failure(ctl, "pipe", r);
+      reply_failure(ctl, "pipe", r);
+      return;
     }
     /* As much room as a socketpair has: a program that writes its last output and exits at once (a
      * Node program calling process.exit) loses what does not fit. Best effort: the kernel may refuse. */
@@ -1282,7 +1281,10 @@ static void run(int ctl, char **first, int w) {
 /* One "pipes N" message: N pipes for Node itself (between the stages of a pipeline). */
 static void make_pipes(int ctl, char **first, int w) {
   long count = w == 1 ? small_number(first[0], MAX_FDS) : -1;
-  if (count < 0) return reply_failure(ctl, "usage", -EINVAL);
+  if (count < 0) {
+    reply_failure(ctl, "usage", -EINVAL);
+    return;
+  }
   struct text t;
   t.len = 0;
   /* The same shape as a run's answer, with no supervisor: "ok 0 R W ...". */
@@ -1313,7 +1315,10 @@ static void release(char **first, int w) {
 static void handle(int ctl, char *body, unsigned long length) {
   int w = 0;
   for (unsigned long at = 0; at < length;) {
-    if (w == MAX_WORDS - 3) return reply_failure(ctl, "usage", -E2BIG);
+    if (w == MAX_WORDS - 3) {
+      reply_failure(ctl, "usage", -E2BIG);
+      return;
+    }
     words[w++] = body + at;
     while (at < length && body[at]) at++;
     at++;

@@ -331,31 +331,46 @@ const spawnChild = (command: Command.Command, shown: string, input: SpawnInput) 
 
 /**
  * Node starts the exec helper in place of the program, with one more fd: the channel the helper reports
- * on. The streams are taken at once, before Node's exit handling can discard what nobody read yet.
+ * on. The streams are taken at once, before Node's exit handling can discard what nobody read yet. A
+ * failure to start the helper goes to `fail` (then `undefined` is returned), now or as Node's 'error'
+ * event until the caller calls `reported`.
  */
 const spawnHelper = (
   shown: string,
   helper: string,
   args: ReadonlyArray<string>,
   input: SpawnInput,
-  stdio: ReadonlyArray<NodeStdio>
+  stdio: ReadonlyArray<NodeStdio>,
+  fail: (error: CommandError.CommandError) => void
 ) => {
+  let child: ChildProcess.ChildProcess
   try {
-    const child = ChildProcess.spawn(helper, args, {
+    child = ChildProcess.spawn(helper, args, {
       argv0: "tether-exec",
       cwd: input.cwd,
       env: input.env,
       stdio: [...stdio, "pipe"],
       detached: true
     })
-    const streams = takeStdio(child)
-    const destroy = () => {
-      for (const s of streams) s?.destroy()
-    }
-    return { child, streams, destroy }
   } catch (error) {
-    return helperFailure(shown, input.cwd, helper, error as NodeJS.ErrnoException)
+    return fail(helperFailure(shown, input.cwd, helper, error as NodeJS.ErrnoException))
   }
+  const streams = takeStdio(child)
+  const destroy = () => {
+    for (const s of streams) s?.destroy()
+  }
+  const onError = (error: NodeJS.ErrnoException) => {
+    destroy()
+    fail(helperFailure(shown, input.cwd, helper, error))
+  }
+  child.once("error", onError)
+  // A late error (a failed kill, a closed pipe) must never be an unhandled 'error' event.
+  child.on("error", () => {})
+  // Node could not even make the pipes (no fd left): its 'error' event says why.
+  if (streams.length === 0) return
+  /** Called once the helper has reported: a spawn error can no longer come. */
+  const reported = () => child.off("error", onError)
+  return { child, streams, destroy, reported }
 }
 
 /** The typed error for the program's failed exec, as the helper reports it (an errno name). */
@@ -392,20 +407,12 @@ const spawnSupervised = (command: Command.Command, shown: string, input: SpawnIn
       dups: merge ? [[1, 2]] : []
     })
     const execFailure = execFailureOf(shown, input)
-    const started = spawnHelper(shown, helper, args, input, stdio)
-    if (!("child" in started)) return resume(Effect.fail(started))
-    const { child, streams, destroy } = started
-    const onError = (error: NodeJS.ErrnoException) => {
-      destroy()
-      resume(Effect.fail(helperFailure(shown, input.cwd, helper, error)))
-    }
-    child.once("error", onError)
-    child.on("error", () => {})
-    // Node could not even make the pipes (no fd left): its 'error' event says why.
-    if (streams.length === 0) return
+    const started = spawnHelper(shown, helper, args, input, stdio, (error) => resume(Effect.fail(error)))
+    if (started === undefined) return
+    const { child, streams, destroy, reported } = started
     const channel = Helper.childChannel(child, streams[control] as Duplex)
     const cancel = Helper.supervise(channel, streams, (result) => {
-      child.off("error", onError)
+      reported()
       if (!("step" in result)) return resume(Effect.succeed(result))
       destroy()
       resume(Effect.fail(Helper.failureError(shown, result, { cwd: input.cwd }, execFailure)))
@@ -812,19 +819,12 @@ const spawnDaemon = (
       dir: command.cwd,
       daemon: { pidFile }
     })
-    const started = spawnHelper(shown, helper, args, input, stdio)
-    if (!("child" in started)) return resume(Effect.fail(started))
-    const { child, streams, destroy } = started
+    const started = spawnHelper(shown, helper, args, input, stdio, (error) => resume(Effect.fail(error)))
+    if (started === undefined) return
+    const { child, streams, destroy, reported } = started
     const execFailure = execFailureOf(shown, input)
-    const onError = (error: NodeJS.ErrnoException) => {
-      destroy()
-      resume(Effect.fail(helperFailure(shown, input.cwd, helper, error)))
-    }
-    child.once("error", onError)
-    child.on("error", () => {})
-    if (streams.length === 0) return
     const cancel = Helper.awaitDaemon(child, control, streams, (result) => {
-      child.off("error", onError)
+      reported()
       destroy()
       if (typeof result === "number") return resume(Effect.succeed(result))
       const context = { cwd: command.cwd ?? "/", pidFile }

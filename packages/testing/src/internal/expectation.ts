@@ -219,36 +219,27 @@ export const describe = (self: Expectation.Expectation): string =>
 export const describeUse = (self: Expectation.Expectation, uses: number): string =>
   `${describeMatcher(self.matcher)} (expected ${describeTimes(self.times)}, used ${count(uses)})`
 
-/** Edit distance between two words, as a fraction of the longer one: 0 equal, 1 nothing in common. */
-const wordDistance = (a: string, b: string): number => {
-  if (a === b) return 0
+/** Levenshtein distance between two sequences, where substituting `x` for `y` costs `cost(x, y)`. */
+const editDistance = <A>(a: ArrayLike<A>, b: ArrayLike<A>, cost: (x: A, y: A) => number): number => {
   const row = Array.from({ length: b.length + 1 }, (_, j) => j)
   for (let i = 1; i <= a.length; i++) {
     let diagonal = row[0]!
     row[0] = i
     for (let j = 1; j <= b.length; j++) {
       const above = row[j]!
-      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1))
-      diagonal = above
-    }
-  }
-  return row[b.length]! / Math.max(a.length, b.length)
-}
-
-/** Edit distance between two argvs, word by word; a substituted word costs how different it is. */
-const argvDistance = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): number => {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j)
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0]!
-    row[0] = i
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j]!
-      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + wordDistance(a[i - 1]!, b[j - 1]!))
+      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + cost(a[i - 1]!, b[j - 1]!))
       diagonal = above
     }
   }
   return row[b.length]!
 }
+
+/** Edit distance between two words, as a fraction of the longer one: 0 equal, 1 nothing in common. */
+const wordDistance = (a: string, b: string): number =>
+  a === b ? 0 : editDistance(a, b, (x, y) => (x === y ? 0 : 1)) / Math.max(a.length, b.length)
+
+/** Edit distance between two argvs, word by word; a substituted word costs how different it is. */
+const argvDistance = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): number => editDistance(a, b, wordDistance)
 
 /**
  * How far a command is from matching: 0 when it matches, growing with the words that differ. A predicate
