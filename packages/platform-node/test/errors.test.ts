@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { join, relative as relativePath } from "node:path"
 import { Command, CommandError, ExitStatus, Stdio } from "@tether/command"
 import { it } from "@effect/vitest"
@@ -173,6 +173,17 @@ describe("the working directory", () => {
       const dir = yield* tempDir
       const relative = relativePath(process.cwd(), dir)
       const r = yield* report(Command.make(probe).pipe(Command.cwd(relative)))
+      expect(r.cwd).toBe(dir)
+    }).pipe(Effect.provide(layer))
+  )
+
+  it.scopedLive("a relative working directory below the parent's is taken from the parent's, not from /", () =>
+    Effect.gen(function* () {
+      const dir = yield* Effect.acquireRelease(
+        Effect.sync(() => mkdtempSync(join(process.cwd(), ".tether-cwd-"))),
+        (made) => Effect.sync(() => rmSync(made, { recursive: true, force: true }))
+      )
+      const r = yield* report(Command.make(probe).pipe(Command.cwd(relativePath(process.cwd(), dir))))
       expect(r.cwd).toBe(dir)
     }).pipe(Effect.provide(layer))
   )

@@ -2,8 +2,8 @@
  * Command.daemon through the exec helper: the one process that outlives its scope and its parent.
  * Every test stops its daemons by the pid their pid file names.
  */
-import { existsSync, readFileSync, readlinkSync, statSync } from "node:fs"
-import { join } from "node:path"
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs"
+import { join, relative } from "node:path"
 import { Command, CommandError, Stdio } from "@tether/command"
 import { it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -48,6 +48,23 @@ describe("Command.daemon", () => {
       expect(readlinkSync(`/proc/${pid}/cwd`)).toBe("/")
       for (const fd of [0, 1, 2]) expect(readlinkSync(`/proc/${pid}/fd/${fd}`)).toBe("/dev/null")
       killPid(pidIn(pidFile))
+      expect(yield* eventually(() => !isAlive(pid))).toBe(true)
+    }).pipe(Effect.provide(layer))
+  )
+
+  it.scopedLive("a relative Command.cwd is the parent's directory's, taken once", () =>
+    Effect.gen(function* () {
+      yield* killAtEnd(() => daemons)
+      const dir = yield* Effect.acquireRelease(
+        Effect.sync(() => mkdtempSync(join(process.cwd(), ".tether-daemon-cwd-"))),
+        (made) => Effect.sync(() => rmSync(made, { recursive: true, force: true }))
+      )
+      const { pid } = yield* Command.daemon(
+        Command.make("sleep", "300").pipe(Command.daemonize, Command.cwd(relative(process.cwd(), dir)))
+      )
+      remember(pid)
+      expect(readlinkSync(`/proc/${pid}/cwd`)).toBe(dir)
+      killPid(pid)
       expect(yield* eventually(() => !isAlive(pid))).toBe(true)
     }).pipe(Effect.provide(layer))
   )

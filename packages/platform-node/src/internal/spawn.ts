@@ -525,7 +525,8 @@ const spawnServed = (
       argv: input.argv,
       keep: plan.keep,
       dups: command.mergeStderr ? [[1, 2]] : [],
-      dir: input.cwd,
+      // Absolute: the supervisor runs in the server's directory, "/", not in this process's.
+      dir: resolvePath(input.cwd),
       opens: plan.opens
     })
     const env = Object.entries(input.env).map(([name, value]) => `${name}=${value}`)
@@ -816,7 +817,9 @@ const spawnDaemon = (
       argv: input.argv,
       keep: keptFds(stdio),
       dups: [],
-      dir: command.cwd,
+      // Absolute: Node starts the helper in the working directory already, and a relative one would be
+      // taken from there a second time.
+      dir: command.cwd === undefined ? undefined : resolvePath(command.cwd),
       daemon: { pidFile }
     })
     const started = spawnHelper(shown, helper, args, input, stdio, (error) => resume(Effect.fail(error)))
